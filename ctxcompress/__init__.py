@@ -1,0 +1,72 @@
+"""ctxcompress: compress retrieved context before it reaches an LLM, and report exactly what was saved.
+
+>>> from ctxcompress import Pipeline, RedundancyFusion, RelevanceFilter, Budget
+>>> pipe = Pipeline([("fuse", RedundancyFusion()), ("filter", RelevanceFilter())])
+>>> result = pipe.compress(chunks, query="Who directed ...?", budget=Budget(max_tokens=300))  # doctest: +SKIP
+>>> print(result.report.to_markdown())  # doctest: +SKIP
+
+Importing this package is light: models and heavy libraries (torch, onnxruntime, faiss,
+tiktoken) load on first use, and a missing one raises an error naming the extra to install.
+"""
+
+from __future__ import annotations
+
+from ._base import CompressionResult, Compressor
+from ._demo import default_pipeline
+from ._embed import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, default_embedder, get_embedder
+from ._errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
+from ._fusion import RedundancyFusion
+from ._pipeline import Pipeline, load_config
+from ._protocols import LLM, Embedder, Scorer, TokenCounter
+from ._relevance import RelevanceFilter
+from ._reorder import LongContextReorder
+from ._report import ChunkReport, SavingsReport, StageReport
+from ._rerank import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
+from ._segment import Segment, split_sentences, split_words
+from ._tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
+from ._types import Budget, Chunk, Span
+
+__version__ = "0.1.0"
+
+__all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
+    "ApproxCounter",
+    "BM25Scorer",
+    "BackendError",
+    "Budget",
+    "CachedEmbedder",
+    "Chunk",
+    "ChunkReport",
+    "CompressionResult",
+    "Compressor",
+    "ConfigError",
+    "CtxCompressError",
+    "Embedder",
+    "EmbeddingScorer",
+    "HFTokenizerCounter",
+    "InputError",
+    "LLM",
+    "LongContextReorder",
+    "MissingDependencyError",
+    "OnnxCrossEncoder",
+    "OnnxEmbedder",
+    "Pipeline",
+    "RedundancyFusion",
+    "RelevanceFilter",
+    "SavingsReport",
+    "Scorer",
+    "Segment",
+    "SentenceTransformerEmbedder",
+    "Span",
+    "StageReport",
+    "TiktokenCounter",
+    "TokenCounter",
+    "__version__",
+    "default_embedder",
+    "default_pipeline",
+    "for_model",
+    "get_counter",
+    "get_embedder",
+    "load_config",
+    "split_sentences",
+    "split_words",
+]

@@ -1,0 +1,502 @@
+"""The compressor base class, the call context, results, budget enforcement and (de)serialisation."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._errors import BackendError, ConfigError, InputError
+from ._protocols import Embedder, TokenCounter
+from ._report import SavingsReport, StageReport, chunk_reports
+from ._types import Budget, Chunk, Span, coerce_chunks
+
+__all__ = [
+    "SEPARATOR",
+    "CallContext",
+    "CompressionResult",
+    "Compressor",
+    "extract",
+    "fit_to_budget",
+]
+
+SEPARATOR = "\n\n"
+"""How chunks are joined into the prompt-ready text (and counted)."""
+
+OnError = Literal["raise", "passthrough"]
+
+
+def join_text(chunks: Sequence[Chunk]) -> str:
+    return SEPARATOR.join(c.text for c in chunks)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class CompressionResult:
+    """The output of ``compress``: chunks traceable to ``sources``, the prompt-ready ``text``, a report."""
+
+    chunks: tuple[Chunk, ...]
+    report: SavingsReport
+    text: str
+    sources: tuple[Chunk, ...] = ()
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def to_dict(self, *, include_sources: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "chunks": [c.to_dict() for c in self.chunks],
+            "text": self.text,
+            "report": self.report.to_dict(),
+        }
+        if include_sources:
+            data["sources"] = [c.to_dict() for c in self.sources]
+        return data
+
+    def check_spans(self) -> list[str]:
+        """Problems with the provenance of the output (empty when every verbatim span is exact)."""
+        by_id = {c.id: c for c in self.sources}
+        problems: list[str] = []
+        for ch in self.chunks:
+            for sp in ch.spans:
+                src = by_id.get(sp.source_id)
+                if src is None:
+                    problems.append(f"chunk {ch.id!r}: span points to unknown source {sp.source_id!r}")
+                elif sp.end > len(src.text) or sp.out_end > len(ch.text):
+                    problems.append(f"chunk {ch.id!r}: span {sp} out of range")
+                elif sp.verbatim and src.text[sp.start : sp.end] != ch.text[sp.out_start : sp.out_end]:
+                    problems.append(f"chunk {ch.id!r}: span {sp} is not verbatim")
+        return problems
+
+
+# --------------------------------------------------------------------------- call context
+@dataclass
+class CallContext:
+    """State shared by the stages of one call: counter, per-call embedding cache, warnings."""
+
+    counter: TokenCounter
+    sources: tuple[Chunk, ...]
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    passthrough: bool = False
+    """True inside a pipeline whose error policy is ``passthrough``."""
+    _emb_cache: dict[tuple[int, bool, str], NDArray[np.float32]] = field(default_factory=dict)
+
+    def count(self, text: str) -> int:
+        return self.counter.count(text) if text else 0
+
+    def embed(self, embedder: Embedder, texts: Sequence[str], *, queries: bool = False) -> NDArray[np.float32]:
+        """Embed ``texts`` once per call: repeated texts and texts seen by an earlier stage are reused."""
+        key0 = id(embedder)
+        missing = list(dict.fromkeys(t for t in texts if (key0, queries, t) not in self._emb_cache))
+        if missing:
+            fn = getattr(embedder, "encode_queries", None) if queries else None
+            try:
+                vecs = np.asarray((fn or embedder.encode)(missing), dtype=np.float32)
+            except BackendError:
+                raise
+            except Exception as exc:  # a backend fault: wrap it so the error policy can apply
+                raise BackendError(f"embedder {getattr(embedder, 'name', embedder)!r} failed: {exc}") from exc
+            if vecs.ndim != 2 or vecs.shape[0] != len(missing):
+                raise BackendError(
+                    f"embedder {getattr(embedder, 'name', embedder)!r} returned shape {vecs.shape} "
+                    f"for {len(missing)} texts"
+                )
+            for t, v in zip(missing, vecs, strict=True):
+                self._emb_cache[(key0, queries, t)] = v
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._emb_cache[(key0, queries, t)] for t in texts])
+
+
+# --------------------------------------------------------------------------- text surgery
+def merge_ranges(text: str, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sort ranges and merge those that overlap or are separated only by whitespace."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(r for r in ranges if r[1] > r[0]):
+        if out and (s <= out[-1][1] or not text[out[-1][1] : s].strip()):
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def extract(chunk: Chunk, ranges: Iterable[tuple[int, int]], *, sep: str = " ") -> Chunk | None:
+    """A new chunk holding ``chunk.text`` restricted to ``ranges`` (joined by ``sep``), with spans.
+
+    Adjacent ranges separated only by whitespace are merged so the original text between them is
+    kept. Id, metadata and score of ``chunk`` are kept. Returns ``None`` when nothing is left.
+    """
+    merged = merge_ranges(chunk.text, ranges)
+    if not merged:
+        return None
+    parts: list[str] = []
+    spans: list[Span] = []
+    pos = 0
+    for i, (s, e) in enumerate(merged):
+        if i:
+            parts.append(sep)
+            pos += len(sep)
+        parts.append(chunk.text[s:e])
+        spans.extend(chunk.trace(s, e, out_start=pos))
+        pos += e - s
+    text = "".join(parts)
+    if merged == [(0, len(chunk.text))]:
+        return chunk
+    return chunk.replace(text=text, spans=tuple(spans))
+
+
+def fit_to_budget(
+    chunks: Sequence[Chunk],
+    cap: int | None,
+    count: Callable[[str], int],
+    *,
+    render: Callable[[Sequence[Chunk]], str] = join_text,
+) -> tuple[list[Chunk], bool]:
+    """The longest prefix of ``chunks`` (cut at a sentence, then word, boundary) whose rendering fits.
+
+    This is the hard cap: the result's rendered text never has more than ``cap`` tokens.
+    Returns the chunks and whether anything was cut.
+    """
+    chunks = list(chunks)
+    if cap is None or count(render(chunks)) <= cap:
+        return chunks, False
+    if cap <= 0 or not chunks:
+        return [], True
+    from ._segment import split_sentences, split_words
+
+    # candidate cut points: (chunk index, end offset), in order
+    cuts: list[tuple[int, int]] = []
+    for i, ch in enumerate(chunks):
+        ends = [seg.end for seg in split_sentences(ch.text)] or [len(ch.text)]
+        cuts.extend((i, e) for e in ends)
+
+    def build(i: int, end: int) -> list[Chunk]:
+        head = chunks[:i]
+        last = extract(chunks[i], [(0, end)])
+        return head + ([last] if last is not None else [])
+
+    def fits(i: int, end: int) -> bool:
+        return count(render(build(i, end))) <= cap
+
+    lo, hi = -1, len(cuts) - 1  # invariant: cuts[lo] fits (or lo == -1), cuts[hi] may not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(*cuts[mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    best: list[Chunk] = build(*cuts[lo]) if lo >= 0 else []
+    # try to add words of the next sentence
+    nxt = lo + 1
+    if nxt < len(cuts):
+        i, end = cuts[nxt]
+        start = cuts[lo][1] if lo >= 0 and cuts[lo][0] == i else 0
+        words = [w.end for w in split_words(chunks[i].text[start:end])]
+        wlo, whi = -1, len(words) - 1
+        while wlo < whi:
+            mid = (wlo + whi + 1) // 2
+            if fits(i, start + words[mid]):
+                wlo = mid
+            else:
+                whi = mid - 1
+        if wlo >= 0:
+            best = build(i, start + words[wlo])
+    # token counts are almost always monotone in length; guarantee the cap regardless
+    while best and count(render(best)) > cap:
+        best = best[:-1]
+    return best, True
+
+
+# --------------------------------------------------------------------------- serialisation
+def _type_name(cls: type) -> str:
+    public = importlib.import_module("ctxcompress")
+    if getattr(public, cls.__name__, None) is cls:
+        return f"ctxcompress.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def serialize(value: Any) -> Any:
+    """Turn a parameter value into JSON/YAML-able data (objects → ``{"type", "init_parameters"}``)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Budget):
+        return {"type": "ctxcompress.Budget", "init_parameters": value.to_dict()}
+    if isinstance(value, (list, tuple)):
+        return [serialize(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): serialize(v) for k, v in value.items()}
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and isinstance(value, Compressor):
+        return to_dict()
+    params = _init_params(value)
+    if params is not None:
+        return {"type": _type_name(type(value)), "init_parameters": {k: serialize(v) for k, v in params.items()}}
+    raise ConfigError(
+        f"cannot serialise a {type(value).__name__} parameter: pass it by name (e.g. embedder='onnx') "
+        "or give its class constructor parameters stored under the same attribute names"
+    )
+
+
+def _init_params(obj: Any) -> dict[str, Any] | None:
+    """Constructor parameters of ``obj`` if it stores each under the same attribute name."""
+    try:
+        sig = inspect.signature(type(obj).__init__)
+    except (TypeError, ValueError):
+        return None
+    params: dict[str, Any] = {}
+    for name, p in sig.parameters.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if not hasattr(obj, name):
+            return None
+        params[name] = getattr(obj, name)
+    return params
+
+
+def deserialize(value: Any) -> Any:
+    if isinstance(value, list):
+        return [deserialize(v) for v in value]
+    if isinstance(value, Mapping):
+        if set(value) == {"type", "init_parameters"} and isinstance(value["type"], str):
+            return _construct(value["type"], value["init_parameters"])
+        return {k: deserialize(v) for k, v in value.items()}
+    return value
+
+
+def _construct(type_name: str, init_parameters: Mapping[str, Any]) -> Any:
+    module_name, _, cls_name = type_name.rpartition(".")
+    if not module_name:
+        raise ConfigError(f"invalid type {type_name!r}: expected a dotted path such as 'ctxcompress.RelevanceFilter'")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"unknown type {type_name!r} in configuration: {exc}") from exc
+    if cls is Budget:
+        return Budget(**init_parameters)
+    from_dict = getattr(cls, "from_dict", None)
+    if isinstance(cls, type) and issubclass(cls, Compressor) and from_dict is not None:
+        return from_dict({"type": type_name, "init_parameters": init_parameters})
+    params = {k: deserialize(v) for k, v in (init_parameters or {}).items()}
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"cannot build {type_name} from {sorted(params)}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- the base class
+class Compressor(ABC):
+    """Base class of every compressor. Subclasses implement :meth:`_compress`.
+
+    The constructor is the configuration: keyword-only parameters stored under the same names,
+    validated cheaply in ``__init__``; models load on first use (or :meth:`warm_up`).
+    """
+
+    #: the default stage name in reports (the class name when empty)
+    stage_name: ClassVar[str] = ""
+
+    on_error: OnError = "raise"
+
+    # ---------------------------------------------------------------- public API
+    def compress(
+        self,
+        chunks: Iterable[Chunk | str | Mapping[str, Any]],
+        *,
+        query: str = "",
+        budget: Budget | int | float | None = None,
+        counter: TokenCounter | str | None = None,
+    ) -> CompressionResult:
+        """Compress ``chunks`` for ``query`` under ``budget``; see :class:`CompressionResult`."""
+        from ._tokens import get_counter
+
+        if query is None:
+            query = ""
+        if not isinstance(query, str):
+            raise InputError(f"query must be a str, got {type(query).__name__}")
+        sources = coerce_chunks(chunks)
+        budget_obj = Budget.coerce(budget)
+        ctx = CallContext(counter=get_counter(counter), sources=tuple(sources))
+        t0 = time.perf_counter()
+        tokens_in = ctx.count(join_text(sources))
+        cap = budget_obj.resolve(tokens_in)
+        out, stages = self._run(sources, query=query, cap=cap, ctx=ctx, name=self._default_name())
+        out, cut = fit_to_budget(out, cap, ctx.count, render=self._render)
+        if cut:
+            ctx.warnings.append(f"output cut at a sentence/word boundary to hold the budget of {cap} tokens")
+        text = self._render(out)
+        seconds = time.perf_counter() - t0
+        report = SavingsReport(
+            tokens_in=tokens_in,
+            tokens_out=ctx.count(text),
+            counter=ctx.counter.name,
+            seconds=seconds,
+            stages=tuple(stages),
+            chunks=chunk_reports(sources, out, ctx.count, ctx.scores),
+            warnings=tuple(ctx.warnings),
+            budget_tokens=cap,
+        )
+        return CompressionResult(chunks=tuple(out), report=report, text=text, sources=tuple(sources))
+
+    async def acompress(
+        self,
+        chunks: Iterable[Chunk | str | Mapping[str, Any]],
+        *,
+        query: str = "",
+        budget: Budget | int | float | None = None,
+        counter: TokenCounter | str | None = None,
+    ) -> CompressionResult:
+        """Async :meth:`compress` (runs the CPU-bound work in a worker thread)."""
+        chunk_list = list(chunks)
+        return await asyncio.to_thread(self.compress, chunk_list, query=query, budget=budget, counter=counter)
+
+    def warm_up(self) -> None:
+        """Load models now rather than on the first call (no-op for model-free compressors)."""
+
+    def __or__(self, other: Compressor) -> Compressor:
+        from ._pipeline import Pipeline
+
+        if not isinstance(other, Compressor):
+            return NotImplemented
+        return Pipeline([self, other])
+
+    # ---------------------------------------------------------------- subclass hooks
+    @abstractmethod
+    def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
+        """Return the compressed chunks. ``cap`` is the token cap of the rendered output (or None)."""
+
+    def _render(self, chunks: Sequence[Chunk]) -> str:
+        return join_text(chunks)
+
+    # ---------------------------------------------------------------- machinery
+    def _default_name(self) -> str:
+        return self.stage_name or type(self).__name__
+
+    def _run(
+        self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext, name: str
+    ) -> tuple[list[Chunk], list[StageReport]]:
+        """Run this compressor as one stage: time it, apply the error policy, report it."""
+        t0 = time.perf_counter()
+        n_warn = len(ctx.warnings)
+        ctx.details = {}
+        tokens_in = ctx.count(join_text(chunks))
+        if not chunks:
+            out: list[Chunk] = []
+        else:
+            try:
+                out = list(self._compress(chunks, query=query, cap=cap, ctx=ctx))
+            except BackendError as exc:
+                if self.on_error != "passthrough" and not ctx.passthrough:
+                    raise
+                ctx.warnings.append(f"{name}: backend failed, context passed through unchanged: {exc}")
+                out = list(chunks)
+        stage_warnings = tuple(ctx.warnings[n_warn:])
+        del ctx.warnings[n_warn:]
+        stage = StageReport(
+            name=name,
+            compressor=_type_name(type(self)),
+            tokens_in=tokens_in,
+            tokens_out=ctx.count(self._render(out)),
+            chunks_in=len(chunks),
+            chunks_out=len(out),
+            seconds=time.perf_counter() - t0,
+            warnings=stage_warnings,
+            details=dict(ctx.details),
+        )
+        return out, [stage]
+
+    # ---------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            n for n, p in sig.parameters.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Compressor:
+        """Change parameters in place (validated by rebuilding); returns ``self``."""
+        valid = self._param_names()
+        for key in params:
+            if key not in valid:
+                raise ConfigError(f"{type(self).__name__} has no parameter {key!r}; valid: {', '.join(valid)}")
+        merged = {**self.get_params(deep=False), **params}
+        fresh = type(self)(**merged)
+        self.__dict__.update(fresh.__dict__)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": _type_name(type(self)),
+            "init_parameters": {k: serialize(v) for k, v in self.get_params(deep=False).items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Compressor:
+        type_name = data.get("type")
+        params = data.get("init_parameters", {})
+        if not isinstance(params, Mapping):
+            raise ConfigError("'init_parameters' must be a mapping")
+        if type_name and cls is Compressor:
+            obj = _construct(str(type_name), params)
+            if not isinstance(obj, Compressor):
+                raise ConfigError(f"{type_name} is not a compressor")
+            return obj
+        try:
+            return cls(**{k: deserialize(v) for k, v in params.items()})
+        except TypeError as exc:
+            raise ConfigError(f"cannot build {cls.__name__}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Compressor)
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = object.__hash__
+
+
+def validate_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def validate_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    allow_none: bool = True,
+    low_inclusive: bool = True,
+) -> None:
+    if value is None:
+        if allow_none:
+            return
+        raise ConfigError(f"{name} is required")
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or value != value:
+        raise ConfigError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}")
+    if low is not None and (value < low or (not low_inclusive and value == low)):
+        raise ConfigError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be <= {high}, got {value!r}")

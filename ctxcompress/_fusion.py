@@ -1,0 +1,151 @@
+"""Redundancy fusion: merge near-duplicate sentences across chunks (MCTF-style multi-criteria)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._base import CallContext, Compressor, OnError, extract, validate_choice, validate_number
+from ._protocols import Embedder
+from ._relevance import make_units
+from ._types import Chunk
+
+__all__ = ["RedundancyFusion"]
+
+MERGED_KEY = "ctxcompress.merged"
+"""Metadata key listing the sources merged into a chunk's representative sentences."""
+
+
+class RedundancyFusion(Compressor):
+    """Merge near-duplicate sentences, keeping one representative per group.
+
+    In the spirit of Multi-Criteria Token Fusion (Lee et al., CVPR 2024), a pair of sentences is
+    fused by three criteria: their **similarity** (cosine of embeddings, at least
+    ``similarity_threshold``), their **informativeness** for the query (a sentence that answers the
+    query is the one kept, and a pair of highly informative sentences is merged last), and the
+    **size** of the group formed (large groups are penalised by ``size_penalty`` and capped at
+    ``max_group_size``), merged greedily by the combined score. The representative is the most
+    query-relevant member; its chunk's metadata (key ``"ctxcompress.merged"``) records every merged
+    source (id, offsets, similarity), so no provenance is lost.
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder | str | None = None,
+        similarity_threshold: float = 0.9,
+        informativeness_weight: float = 0.1,
+        size_penalty: float = 0.02,
+        max_group_size: int = 8,
+        cross_chunk_only: bool = True,
+        on_error: OnError = "raise",
+    ) -> None:
+        validate_number("similarity_threshold", similarity_threshold, low=-1.0, high=1.0, allow_none=False)
+        validate_number("informativeness_weight", informativeness_weight, low=0.0, allow_none=False)
+        validate_number("size_penalty", size_penalty, low=0.0, allow_none=False)
+        validate_number("max_group_size", max_group_size, low=2, integer=True, allow_none=False)
+        validate_choice("cross_chunk_only", cross_chunk_only, (True, False))
+        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.embedder = embedder
+        self.similarity_threshold = similarity_threshold
+        self.informativeness_weight = informativeness_weight
+        self.size_penalty = size_penalty
+        self.max_group_size = max_group_size
+        self.cross_chunk_only = cross_chunk_only
+        self.on_error = on_error
+        self._embedder_obj: Embedder | None = None
+
+    def _get_embedder(self) -> Embedder:
+        if self._embedder_obj is None:
+            from ._embed import get_embedder
+
+            self._embedder_obj = get_embedder(self.embedder)
+        return self._embedder_obj
+
+    def warm_up(self) -> None:
+        self._get_embedder().encode(["warm up"])
+
+    def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
+        units = make_units(chunks, "sentence")
+        if len(units) < 2:
+            return list(chunks)
+        emb = self._get_embedder()
+        vecs = ctx.embed(emb, [u.text for u in units])
+        sim = vecs @ vecs.T
+        if query.strip():
+            info = (vecs @ ctx.embed(emb, [query], queries=True)[0]).astype(np.float64)
+        else:
+            info = np.zeros(len(units))
+        n = len(units)
+        iu, ju = np.triu_indices(n, k=1)
+        mask = sim[iu, ju] >= self.similarity_threshold
+        if self.cross_chunk_only:
+            chunk_of = np.array([u.chunk for u in units])
+            mask &= chunk_of[iu] != chunk_of[ju]
+        pairs_i, pairs_j = iu[mask], ju[mask]
+        if pairs_i.size == 0:
+            ctx.details.update({"groups": 0, "merged_sentences": 0})
+            return list(chunks)
+        # criteria 1 and 2: similar, and not both highly informative
+        base = sim[pairs_i, pairs_j] - self.informativeness_weight * np.minimum(info[pairs_i], info[pairs_j])
+        parent = list(range(n))
+        size = [1] * n
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for k in np.argsort(-base, kind="stable"):
+            a, b = find(int(pairs_i[k])), find(int(pairs_j[k]))
+            if a == b:
+                continue
+            new_size = size[a] + size[b]
+            # criterion 3: size — penalise large groups, never exceed the cap
+            if new_size > self.max_group_size:
+                continue
+            if base[k] - self.size_penalty * (new_size - 2) < self.similarity_threshold - self.informativeness_weight:
+                continue
+            parent[b] = a
+            size[a] = new_size
+        groups: dict[int, list[int]] = {}
+        for i in range(n):
+            groups.setdefault(find(i), []).append(i)
+        keep: set[int] = set()
+        merged: dict[int, list[dict[str, Any]]] = {}
+        n_groups = 0
+        for members in groups.values():
+            if len(members) == 1:
+                keep.add(members[0])
+                continue
+            n_groups += 1
+            rep = max(members, key=lambda i: (info[i], -i))
+            keep.add(rep)
+            for m in members:
+                if m == rep:
+                    continue
+                u = units[m]
+                src = chunks[u.chunk]
+                for sp in src.trace(u.start, u.end, out_start=0):
+                    merged.setdefault(units[rep].chunk, []).append(
+                        {
+                            "source_id": sp.source_id,
+                            "start": sp.start,
+                            "end": sp.end,
+                            "similarity": round(float(sim[rep, m]), 4),
+                        }
+                    )
+        out: list[Chunk] = []
+        for ci, ch in enumerate(chunks):
+            ranges = [(u.start, u.end) for i, u in enumerate(units) if u.chunk == ci and i in keep]
+            piece = extract(ch, ranges) if ranges else None
+            if piece is None:
+                continue
+            if ci in merged:
+                prior = list(piece.metadata.get(MERGED_KEY, ()))
+                piece = piece.replace(metadata={**piece.metadata, MERGED_KEY: prior + merged[ci]})
+            out.append(piece)
+        ctx.details.update({"groups": n_groups, "merged_sentences": n - len(keep)})
+        return out

@@ -1,0 +1,208 @@
+"""A pipeline of named compressors, itself a compressor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._base import CallContext, Compressor, OnError, fit_to_budget, join_text, validate_choice
+from ._errors import ConfigError
+from ._report import StageReport
+from ._types import Chunk
+
+__all__ = ["Pipeline", "load_config"]
+
+StepSpec = tuple[str, Compressor] | Compressor
+
+
+class Pipeline(Compressor):
+    """Runs compressors in order; the budget is enforced (as a hard cap) after the last step.
+
+    ``Pipeline([("fuse", RedundancyFusion()), ("filter", RelevanceFilter())])``; unnamed steps get
+    their lower-cased class name. ``a | b`` builds the same thing. Every step receives the
+    pipeline's budget resolved against the *pipeline's* input tokens, so a kept fraction means a
+    fraction of what the retriever returned.
+    """
+
+    def __init__(self, steps: Sequence[StepSpec], *, on_error: OnError = "raise") -> None:
+        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        named: list[tuple[str, Compressor]] = []
+        for i, step in enumerate(steps):
+            if isinstance(step, Compressor):
+                name, comp = type(step).__name__.lower(), step
+            elif isinstance(step, (tuple, list)) and len(step) == 2 and isinstance(step[1], Compressor):
+                name, comp = str(step[0]), step[1]
+            else:
+                raise ConfigError(f"step {i} must be a compressor or a (name, compressor) pair, got {step!r}")
+            if not name or "__" in name:
+                raise ConfigError(f"invalid step name {name!r}: names are non-empty and contain no '__'")
+            named.append((name, comp))
+        # make automatic names unique: filter, filter_2, ...
+        seen: dict[str, int] = {}
+        unique: list[tuple[str, Compressor]] = []
+        for name, comp in named:
+            seen[name] = seen.get(name, 0) + 1
+            unique.append((name if seen[name] == 1 else f"{name}_{seen[name]}", comp))
+        if len({n for n, _ in unique}) != len(unique):
+            raise ConfigError("step names must be unique")
+        self.steps: list[tuple[str, Compressor]] = unique
+        self.on_error = on_error
+
+    @property
+    def named_steps(self) -> dict[str, Compressor]:
+        return dict(self.steps)
+
+    def __getitem__(self, key: str | int) -> Compressor:
+        if isinstance(key, int):
+            return self.steps[key][1]
+        return self.named_steps[key]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __or__(self, other: Compressor) -> Compressor:
+        if not isinstance(other, Compressor):
+            return NotImplemented
+        extra = other.steps if isinstance(other, Pipeline) else [other]
+        return Pipeline([*self.steps, *extra], on_error=self.on_error)
+
+    def __ror__(self, other: Compressor) -> Compressor:
+        if not isinstance(other, Compressor):
+            return NotImplemented
+        return Pipeline([other, *self.steps], on_error=self.on_error)
+
+    def warm_up(self) -> None:
+        for _, step in self.steps:
+            step.warm_up()
+
+    # ---------------------------------------------------------------- running
+    def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
+        out, _ = self._run(chunks, query=query, cap=cap, ctx=ctx, name="")
+        return out
+
+    def _default_name(self) -> str:
+        return ""  # the top-level pipeline: its stages keep their own names
+
+    def _run(
+        self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext, name: str
+    ) -> tuple[list[Chunk], list[StageReport]]:
+        stages: list[StageReport] = []
+        current = chunks
+        prefix = f"{name}/" if name else ""
+        for step_name, step in self.steps:
+            saved = ctx.passthrough
+            ctx.passthrough = saved or self.on_error == "passthrough"
+            try:
+                current, st = step._run(current, query=query, cap=cap, ctx=ctx, name=prefix + step_name)
+            finally:
+                ctx.passthrough = saved
+            stages.extend(st)
+        if name:  # a nested pipeline holds its own cap
+            current, cut = fit_to_budget(current, cap, ctx.count, render=self._render)
+            if cut:
+                ctx.warnings.append(f"{name}: output cut to hold the budget of {cap} tokens")
+        return current, stages
+
+    def _render(self, chunks: Sequence[Chunk]) -> str:
+        return self.steps[-1][1]._render(chunks) if self.steps else join_text(chunks)
+
+    # ---------------------------------------------------------------- parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        params: dict[str, Any] = {"steps": list(self.steps), "on_error": self.on_error}
+        if deep:
+            for name, step in self.steps:
+                params[name] = step
+                for key, value in step.get_params(deep=True).items():
+                    params[f"{name}__{key}"] = value
+        return params
+
+    def set_params(self, **params: Any) -> Pipeline:
+        """``set_params(filter__top_k=5)`` changes a step's parameter; ``set_params(filter=other)`` a step."""
+        own: dict[str, Any] = {}
+        per_step: dict[str, dict[str, Any]] = {}
+        names = self.named_steps
+        for key, value in params.items():
+            if "__" in key:
+                step, _, sub = key.partition("__")
+                if step not in names:
+                    raise ConfigError(f"no step named {step!r}; steps: {', '.join(names)}")
+                per_step.setdefault(step, {})[sub] = value
+            elif key in names:
+                if not isinstance(value, Compressor):
+                    raise ConfigError(f"step {key!r} must be replaced by a compressor")
+                self.steps = [(n, value if n == key else s) for n, s in self.steps]
+            elif key in ("steps", "on_error"):
+                own[key] = value
+            else:
+                raise ConfigError(f"Pipeline has no parameter or step {key!r}; steps: {', '.join(names)}")
+        for step, sub in per_step.items():
+            self.named_steps[step].set_params(**sub)
+        if own:
+            fresh = Pipeline(own.get("steps", self.steps), on_error=own.get("on_error", self.on_error))
+            self.__dict__.update(fresh.__dict__)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "ctxcompress.Pipeline",
+            "init_parameters": {
+                "steps": [{"name": n, **s.to_dict()} for n, s in self.steps],
+                "on_error": self.on_error,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pipeline:
+        params = data.get("init_parameters", data)
+        raw_steps = params.get("steps")
+        if not isinstance(raw_steps, list) or not raw_steps:
+            raise ConfigError("a pipeline configuration needs a non-empty 'steps' list")
+        steps: list[tuple[str, Compressor]] = []
+        for i, raw in enumerate(raw_steps):
+            if not isinstance(raw, Mapping) or "type" not in raw:
+                raise ConfigError(f"step {i} needs a 'type' (e.g. 'ctxcompress.RelevanceFilter')")
+            type_name = str(raw["type"])
+            if "." not in type_name:
+                type_name = f"ctxcompress.{type_name}"
+            step = Compressor.from_dict({"type": type_name, "init_parameters": raw.get("init_parameters", {})})
+            steps.append((str(raw.get("name") or type_name.rsplit(".", 1)[-1].lower()), step))
+        return cls(steps, on_error=params.get("on_error", "raise"))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"({n!r}, {s!r})" for n, s in self.steps)
+        return f"Pipeline([{inner}])"
+
+
+def load_config(path: str | Path) -> Compressor:
+    """Build a compressor or pipeline from a YAML or JSON file (the ``to_dict`` envelope, or ``steps:``)."""
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {p}: {exc}") from exc
+    data: Any
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p} is not valid JSON: {exc}") from exc
+    else:
+        from ._deps import require
+
+        yaml = require("yaml", extra="yaml", purpose="YAML configuration files")
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    if "steps" in data and "type" not in data:
+        return Pipeline.from_dict({"init_parameters": data})
+    if data.get("type") in ("ctxcompress.Pipeline", "Pipeline"):
+        return Pipeline.from_dict(data)
+    type_name = str(data.get("type", ""))
+    if type_name and "." not in type_name:
+        data = {**data, "type": f"ctxcompress.{type_name}"}
+    return Compressor.from_dict(data)

@@ -1,0 +1,82 @@
+"""Lost-in-the-middle reordering: the most relevant chunks at the start and the end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+
+from ._base import CallContext, Compressor, OnError, join_text, validate_choice
+from ._protocols import Embedder
+from ._relevance import chunk_title
+from ._types import Chunk
+
+__all__ = ["LongContextReorder", "edge_order"]
+
+T = TypeVar("T")
+
+
+def edge_order(items_by_relevance: Sequence[T]) -> list[T]:
+    """Given items from most to least relevant, place the best at both edges: 1, 3, 5, ..., 4, 2."""
+    front = list(items_by_relevance[0::2])
+    back = list(items_by_relevance[1::2])
+    return front + back[::-1]
+
+
+class LongContextReorder(Compressor):
+    """Reorder chunks so the most relevant sit at the start and the end (Liu et al., 2023).
+
+    Relevance is the chunk's retriever ``score`` when ``use_scores`` is true and every chunk has
+    one, otherwise the embedding cosine to the query. Text is not changed. Under a token budget,
+    the least relevant whole chunks are dropped first (then the hard cap applies).
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder | str | None = None,
+        use_scores: bool = False,
+        title_key: str = "title",
+        on_error: OnError = "raise",
+    ) -> None:
+        validate_choice("use_scores", use_scores, (True, False))
+        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.embedder = embedder
+        self.use_scores = use_scores
+        self.title_key = title_key
+        self.on_error = on_error
+        self._embedder_obj: Embedder | None = None
+
+    def _get_embedder(self) -> Embedder:
+        if self._embedder_obj is None:
+            from ._embed import get_embedder
+
+            self._embedder_obj = get_embedder(self.embedder)
+        return self._embedder_obj
+
+    def _relevance(self, chunks: list[Chunk], query: str, ctx: CallContext) -> list[float]:
+        if self.use_scores and all(c.score is not None for c in chunks):
+            return [float(c.score) for c in chunks if c.score is not None]
+        if not query.strip():
+            return [-float(i) for i in range(len(chunks))]
+        emb = self._get_embedder()
+        texts = [f"{chunk_title(c, self.title_key)}: {c.text}".lstrip(": ") for c in chunks]
+        vecs = ctx.embed(emb, texts)
+        qv = ctx.embed(emb, [query], queries=True)[0]
+        return [float(x) for x in vecs @ qv]
+
+    def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
+        rel = self._relevance(chunks, query, ctx)
+        ranked = [chunks[i] for i in np.argsort(-np.asarray(rel), kind="stable")]
+        for c, r in zip(chunks, rel, strict=True):
+            if c.id is not None:
+                ctx.scores[c.id] = r
+        if cap is not None:
+            kept: list[Chunk] = []
+            for c in ranked:
+                if ctx.count(join_text([*kept, c])) <= cap:
+                    kept.append(c)
+            if kept:
+                ranked = kept
+        return edge_order(ranked)

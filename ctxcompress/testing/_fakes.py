@@ -1,0 +1,103 @@
+"""Deterministic, model-free stand-ins for embedders, LLMs and token counters."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._errors import BackendError
+
+__all__ = ["FailingEmbedder", "FakeEmbedder", "FakeLLM", "WhitespaceCounter"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Hashed bag-of-words vectors: texts sharing words are similar. Deterministic, instant.
+
+    ``calls`` counts ``encode`` calls and ``texts_seen`` the texts encoded, for tests of caching.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        if dim < 2:
+            raise ValueError("dim must be >= 2")
+        self.dim = dim
+        self.calls = 0
+        self.texts_seen = 0
+
+    @property
+    def name(self) -> str:
+        return f"fake-bow-{self.dim}"
+
+    def _vector(self, text: str) -> NDArray[np.float32]:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            h = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0
+        if not v.any():
+            v[0] = 1.0  # texts without words still get a valid unit vector
+        return v / np.linalg.norm(v)
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.calls += 1
+        self.texts_seen += len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts])
+
+
+class FailingEmbedder:
+    """An embedder whose every call fails, to test error policies."""
+
+    def __init__(self, message: str = "backend down") -> None:
+        self.message = message
+
+    @property
+    def name(self) -> str:
+        return "failing"
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        raise BackendError(self.message)
+
+
+class FakeLLM:
+    """A callable LLM stand-in.
+
+    With ``responses`` it returns them in turn (cycling); with ``fn`` it returns ``fn(prompt)``;
+    otherwise it echoes the first ``echo_words`` words of the prompt's last paragraph.
+    ``prompts`` records every prompt it received.
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[str] | None = None,
+        *,
+        fn: Callable[[str], str] | None = None,
+        echo_words: int = 20,
+    ) -> None:
+        self.responses = list(responses) if responses is not None else None
+        self.fn = fn
+        self.echo_words = echo_words
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        if self.fn is not None:
+            return self.fn(prompt)
+        if self.responses:
+            return self.responses[(len(self.prompts) - 1) % len(self.responses)]
+        last = prompt.strip().split("\n\n")[-1]
+        return " ".join(last.split()[: self.echo_words])
+
+
+class WhitespaceCounter:
+    """Counts whitespace-separated words. Exact and instant; for tests."""
+
+    name = "whitespace"
+
+    def count(self, text: str) -> int:
+        return len(text.split())
