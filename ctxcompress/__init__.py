@@ -28,6 +28,29 @@ from ._types import Budget, Chunk, Span
 
 __version__ = "0.1.0"
 
+# compressors whose modules pull optional dependencies load on first access
+_LAZY: dict[str, str] = {
+    "KGSchemaPruner": "._kg",
+    "SemanticCompressor": "._semantic",
+    "Summarizer": "._summarize",
+    "ExtractRestructure": "._refiner",
+    "parse_refiner_output": "._refiner",
+    "AttentionFilter": "._gemfilter",
+    "TokenPruner": "._token_pruner",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ctxcompress' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ApproxCounter",
     "BM25Scorer",

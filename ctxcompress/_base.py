@@ -364,6 +364,7 @@ class Compressor(ABC):
 
     def warm_up(self) -> None:
         """Load models now rather than on the first call (no-op for model-free compressors)."""
+        return None
 
     def __or__(self, other: Compressor) -> Compressor:
         from ._pipeline import Pipeline
@@ -421,9 +422,7 @@ class Compressor(ABC):
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [
-            n for n, p in sig.parameters.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        return [n for n, p in sig.parameters.items() if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}

@@ -77,9 +77,7 @@ class FaissIndex:
         enc = getattr(self.embedder, "encode_queries", self.embedder.encode)
         qv = np.ascontiguousarray(enc([query]), dtype=np.float32)
         scores, ids = self.index.search(qv, k)
-        return [
-            self.passages[int(i)].replace(score=float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0
-        ]
+        return [self.passages[int(i)].replace(score=float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
 
 def _passages(sample: list[DemoQuestion]) -> Iterator[Chunk]:
@@ -113,7 +111,7 @@ def run_demo(
         f"{index.embedder.name}; top-{k} retrieval; budget {budget:.0%} of the retrieved tokens.\n",
         file=out,
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for q in sample:
         retrieved = index.search(q.question, k)
         res = pipe.compress(retrieved, query=q.question, budget=Budget(fraction=budget), counter=counter)

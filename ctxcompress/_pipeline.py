@@ -137,8 +137,8 @@ class Pipeline(Compressor):
                 own[key] = value
             else:
                 raise ConfigError(f"Pipeline has no parameter or step {key!r}; steps: {', '.join(names)}")
-        for step, sub in per_step.items():
-            self.named_steps[step].set_params(**sub)
+        for step_name, step_params in per_step.items():
+            self.named_steps[step_name].set_params(**step_params)
         if own:
             fresh = Pipeline(own.get("steps", self.steps), on_error=own.get("on_error", self.on_error))
             self.__dict__.update(fresh.__dict__)
@@ -167,7 +167,8 @@ class Pipeline(Compressor):
             if "." not in type_name:
                 type_name = f"ctxcompress.{type_name}"
             step = Compressor.from_dict({"type": type_name, "init_parameters": raw.get("init_parameters", {})})
-            steps.append((str(raw.get("name") or type_name.rsplit(".", 1)[-1].lower()), step))
+            step_name = raw.get("name") or type_name.rsplit(".", 1)[-1].lower()
+            steps.append((str(step_name), step))
         return cls(steps, on_error=params.get("on_error", "raise"))
 
     def __repr__(self) -> str:

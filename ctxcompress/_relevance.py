@@ -139,7 +139,9 @@ class RelevanceFilter(Compressor):
             self._get_embedder().encode(["warm up"])
 
     # ---------------------------------------------------------------- scoring
-    def score_units(self, chunks: Sequence[Chunk], units: Sequence[Unit], query: str, ctx: CallContext) -> NDArray[np.float64]:
+    def score_units(
+        self, chunks: Sequence[Chunk], units: Sequence[Unit], query: str, ctx: CallContext
+    ) -> NDArray[np.float64]:
         """Relevance of each unit to ``query`` (larger is better)."""
         if not units:
             return np.zeros(0)
@@ -148,23 +150,27 @@ class RelevanceFilter(Compressor):
             # nothing to be relevant to: prefer earlier units, keep the original order stable
             return -np.arange(len(units), dtype=np.float64)
         if not isinstance(self.scorer, str):
-            return np.asarray(self.scorer.score(query, [u.text for u in units]), dtype=np.float64)
+            custom: NDArray[np.float64] = np.asarray(
+                self.scorer.score(query, [u.text for u in units]), dtype=np.float64
+            )
+            return custom
         if self.scorer == "bm25":
             return self._bm25(query, units, titles)
         texts = [f"{titles[u.chunk]}: {u.text}" if titles[u.chunk] else u.text for u in units]
         emb = self._get_embedder()
         vecs = ctx.embed(emb, texts)
         qv = ctx.embed(emb, [query], queries=True)[0]
-        cos = vecs @ qv
+        cos: NDArray[np.float64] = (vecs @ qv).astype(np.float64)
         if self.scorer == "embedding":
-            return cos.astype(np.float64)
-        return self._hybrid(query, chunks, units, titles, cos.astype(np.float64), vecs, qv)
+            return cos
+        return self._hybrid(query, chunks, units, titles, cos, vecs, qv)
 
     def _bm25(self, query: str, units: Sequence[Unit], titles: Sequence[str]) -> NDArray[np.float64]:
         from ._rerank import BM25Scorer
 
         texts = [f"{titles[u.chunk]} {u.text}" for u in units]
-        return np.asarray(BM25Scorer().score(query, texts), dtype=np.float64)
+        scores: NDArray[np.float64] = np.asarray(BM25Scorer().score(query, texts), dtype=np.float64)
+        return scores
 
     def _hybrid(
         self,
@@ -203,13 +209,14 @@ class RelevanceFilter(Compressor):
         q2 = q2 / (np.linalg.norm(q2) or 1.0)
         cos2 = (vecs @ q2).astype(np.float64)
         lead = np.array([1.0 if u.index == 0 else 0.0 for u in units])
-        return (
+        total: NDArray[np.float64] = (
             base
             + w["prf"] * cos2
             + w["doc"] * chunk_best[unit_chunk]
             + w["bridge"] * bridge[unit_chunk]
             + w["lead"] * lead
         )
+        return total
 
     # ---------------------------------------------------------------- selection
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
@@ -271,10 +278,10 @@ class RelevanceFilter(Compressor):
         for i in [j for j in order if j in chosen]:
             for d in range(1, self.context_window + 1):
                 for j in (i - d, i + d):
-                    if 0 <= j < len(units) and units[j].chunk == units[i].chunk and j not in result:
-                        if cap is None or used + cost[j] <= cap:
-                            result.add(j)
-                            used += cost[j]
+                    same_chunk = 0 <= j < len(units) and units[j].chunk == units[i].chunk
+                    if same_chunk and j not in result and (cap is None or used + cost[j] <= cap):
+                        result.add(j)
+                        used += cost[j]
         return result
 
     def _build(self, chunks: Sequence[Chunk], units: Sequence[Unit], chosen: set[int]) -> list[Chunk]:

@@ -131,7 +131,7 @@ class Chunk:
 
     def replace(self, **changes: Any) -> Chunk:
         """A copy with some fields changed."""
-        data = {
+        data: dict[str, Any] = {
             "text": self.text,
             "id": self.id,
             "metadata": self.metadata,
@@ -260,7 +260,7 @@ class Budget:
         if self.max_tokens is not None:
             caps.append(self.max_tokens)
         if self.fraction is not None:
-            caps.append(int(math.floor(self.fraction * tokens_in + 1e-9)))
+            caps.append(math.floor(self.fraction * tokens_in + 1e-9))
         return min(caps) if caps else None
 
     @classmethod

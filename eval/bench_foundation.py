@@ -34,7 +34,11 @@ def load_hotpot(path: Path, limit: int | None) -> list[dict[str, Any]]:
             r = json.loads(line)
             answers = [s for a in r["answers_objects"] for s in a["spans"]]
             chunks = [
-                Chunk(c["paragraph_text"], id=str(c["id"]), metadata={"title": c["title"], "supporting": c["is_supporting"]})
+                Chunk(
+                    c["paragraph_text"],
+                    id=str(c["id"]),
+                    metadata={"title": c["title"], "supporting": c["is_supporting"]},
+                )
                 for c in r["contexts"]
             ]
             out.append({"id": r["question_id"], "question": r["question_text"], "answers": answers, "chunks": chunks})
@@ -122,9 +126,18 @@ def main() -> int:
     yn = [item for item in data if {a.lower() for a in item["answers"]} <= {"yes", "no"}]
     span_items = [i for i, item in enumerate(data) if item not in yn]
     none_recall = sum(answer_in(join_text(data[i]["chunks"]), data[i]["answers"]) for i in span_items) / len(span_items)
-    rows.append({"method": "no compression", "budget": 1.0, "answer_recall": none_recall, "kept": 1.0,
-                 "tokens_in": statistics.mean(full_tokens), "tokens_out": statistics.mean(full_tokens),
-                 "median_ms": 0.0, "p90_ms": 0.0})
+    rows.append(
+        {
+            "method": "no compression",
+            "budget": 1.0,
+            "answer_recall": none_recall,
+            "kept": 1.0,
+            "tokens_in": statistics.mean(full_tokens),
+            "tokens_out": statistics.mean(full_tokens),
+            "median_ms": 0.0,
+            "p90_ms": 0.0,
+        }
+    )
     for budget in budgets:
         for name, fn in methods.items():
             hits, kept, outs, times = 0, [], [], []
@@ -151,13 +164,17 @@ def main() -> int:
             }
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    print(f"\nHotpotQA distractor dev: {len(data)} questions ({len(span_items)} with span answers; "
-          f"{len(yn)} yes/no counted apart), counter {counter.name}, embedder {base.name}\n")
+    print(
+        f"\nHotpotQA distractor dev: {len(data)} questions ({len(span_items)} with span answers; "
+        f"{len(yn)} yes/no counted apart), counter {counter.name}, embedder {base.name}\n"
+    )
     print("| method | budget | answer-in-context recall | kept fraction | tokens in → out | median ms | p90 ms |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['method']} | {r['budget']:.0%} | {r['answer_recall']:.3f} | {r['kept']:.3f} | "
-              f"{r['tokens_in']:.0f} → {r['tokens_out']:.0f} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} |")
+        print(
+            f"| {r['method']} | {r['budget']:.0%} | {r['answer_recall']:.3f} | {r['kept']:.3f} | "
+            f"{r['tokens_in']:.0f} → {r['tokens_out']:.0f} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} |"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=2))
     return 0

@@ -44,7 +44,7 @@ SAMPLE_CHUNKS: tuple[Chunk, ...] = (
         text=(
             "Meet Corliss Archer, a program from radio's Golden Age, ran from January 7, 1943 to "
             "September 30, 1956.  Although it was CBS's answer to NBC's popular \"A Date with Judy\", it "
-            "was also broadcast by NBC in 1948 as a summer replacement for \"The Bob Hope Show\"."
+            'was also broadcast by NBC in 1948 as a summer replacement for "The Bob Hope Show".'
         ),
         metadata={"title": "Meet Corliss Archer", "tags": ["radio", "sitcom"]},
         score=0.80,

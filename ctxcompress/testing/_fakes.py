@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import BackendError
+from .._tokens import WhitespaceCounter
 
 __all__ = ["FailingEmbedder", "FakeEmbedder", "FakeLLM", "WhitespaceCounter"]
 
@@ -92,12 +93,3 @@ class FakeLLM:
             return self.responses[(len(self.prompts) - 1) % len(self.responses)]
         last = prompt.strip().split("\n\n")[-1]
         return " ".join(last.split()[: self.echo_words])
-
-
-class WhitespaceCounter:
-    """Counts whitespace-separated words. Exact and instant; for tests."""
-
-    name = "whitespace"
-
-    def count(self, text: str) -> int:
-        return len(text.split())

@@ -108,9 +108,9 @@ def test_budget_resolution_and_validation() -> None:
 
 # ----------------------------------------------------------------------------- report
 def _report() -> SavingsReport:
-    res = Pipeline([("fuse", RedundancyFusion(embedder=FakeEmbedder())), ("filter", RelevanceFilter(embedder=FakeEmbedder()))]).compress(
-        list(SAMPLE_CHUNKS), query=SAMPLE_QUERY, budget=Budget(max_tokens=60), counter=WS
-    )
+    res = Pipeline(
+        [("fuse", RedundancyFusion(embedder=FakeEmbedder())), ("filter", RelevanceFilter(embedder=FakeEmbedder()))]
+    ).compress(list(SAMPLE_CHUNKS), query=SAMPLE_QUERY, budget=Budget(max_tokens=60), counter=WS)
     return res.report
 
 
@@ -151,7 +151,9 @@ def test_fit_to_budget_cuts_at_sentence_then_word() -> None:
     cap=st.integers(min_value=0, max_value=80),
 )
 def test_pipeline_budget_is_a_hard_cap(texts: list[str], cap: int) -> None:
-    pipe = Pipeline([("fuse", RedundancyFusion(embedder=FakeEmbedder())), ("filter", RelevanceFilter(embedder=FakeEmbedder()))])
+    pipe = Pipeline(
+        [("fuse", RedundancyFusion(embedder=FakeEmbedder())), ("filter", RelevanceFilter(embedder=FakeEmbedder()))]
+    )
     res = pipe.compress(texts, query="what is this", budget=Budget(max_tokens=cap), counter=WS)
     assert WS.count(res.text) <= cap
     assert res.report.tokens_out == WS.count(res.text)
@@ -181,7 +183,8 @@ def test_pipeline_composition_params_and_round_trip(tmp_path) -> None:  # type: 
     cfg.write_text(
         "steps:\n"
         "  - name: fuse\n    type: RedundancyFusion\n    init_parameters: {similarity_threshold: 0.85}\n"
-        "  - name: filter\n    type: ctxcompress.RelevanceFilter\n    init_parameters: {granularity: sentence, scorer: bm25}\n"
+        "  - name: filter\n    type: ctxcompress.RelevanceFilter\n"
+        "    init_parameters: {granularity: sentence, scorer: bm25}\n"
     )
     loaded = ctxcompress.load_config(cfg)
     assert isinstance(loaded, Pipeline) and loaded["filter"].scorer == "bm25"  # type: ignore[attr-defined]
