@@ -1,0 +1,14 @@
+"""LlamaIndex integration for ctxcompress: compress retrieved nodes and report the tokens saved.
+
+>>> from ctxcompress import Budget, default_pipeline
+>>> from llama_index.postprocessor.ctxcompress import CtxCompressPostprocessor
+>>> pp = CtxCompressPostprocessor(compressor=default_pipeline(), budget=Budget(fraction=0.3))
+>>> engine = index.as_query_engine(node_postprocessors=[pp])  # doctest: +SKIP
+>>> print(pp.last_report)  # doctest: +SKIP
+"""
+
+from llama_index.postprocessor.ctxcompress.base import METADATA_KEY, CtxCompressEndEvent, CtxCompressPostprocessor
+
+__version__ = "0.1.0"
+
+__all__ = ["CtxCompressEndEvent", "CtxCompressPostprocessor", "METADATA_KEY", "__version__"]  # noqa: RUF022 - plain sorted
