@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 # compressors whose modules pull optional dependencies load on first access
 _LAZY: dict[str, str] = {
     "KGSchemaPruner": "._kg",
+    "load_graph": "._kg",
     "SemanticCompressor": "._semantic",
     "Summarizer": "._summarize",
     "ExtractRestructure": "._refiner",
@@ -67,6 +68,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "EmbeddingScorer",
     "HFTokenizerCounter",
     "InputError",
+    "KGSchemaPruner",
     "LLM",
     "LongContextReorder",
     "MissingDependencyError",
@@ -90,6 +92,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "get_counter",
     "get_embedder",
     "load_config",
+    "load_graph",
     "split_sentences",
     "split_words",
 ]
