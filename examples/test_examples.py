@@ -70,3 +70,11 @@ def test_cli_with_yaml_config() -> None:
     out = run("bash", "examples/cli_config.sh")
     assert_tokens_saved(out)
     assert "| reorder | LongContextReorder |" in out
+
+
+@pytest.mark.integration
+def test_kg_pruning() -> None:
+    need("networkx")
+    out = run(sys.executable, "examples/kg_pruning.py")
+    assert_tokens_saved(out)
+    assert "Provenance of this association is" in out and "facts kept" in out
