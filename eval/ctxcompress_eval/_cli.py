@@ -1,0 +1,146 @@
+"""``ctxcompress-eval``: run the evaluation, list methods and data sets, re-render a report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._data import DATASETS
+
+EPILOG = """\
+data sets: {datasets}, or a path to your own .jsonl / .jsonl.gz file: one question per line,
+  {{"id"?: str, "question": str, "answers": [str, ...],
+   "contexts": [{{"title": str, "text": str, "is_supporting"?: bool}}, ...]}}
+  (the format of ctxcompress/data/hotpotqa_demo.jsonl). Single-passage sets (nq, xquad, pubmedqa) are
+  retrieval-built: name@10, name@20 (top-k by dense retrieval over all passages of the split) or name@gold.
+
+example:
+  ctxcompress-eval run --dataset hotpotqa --data-dir ../shared/data \\
+    --methods ctxcompress,langchain-embeddings-filter,llamaindex-sentence-optimizer,longllmlingua,random,none \\
+    --budgets 0.5,0.25 --limit 100 --out reports/hotpot
+"""
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="ctxcompress-eval",
+        description="Evaluate context compressors against each other at matched token budgets.",
+        epilog=EPILOG.format(datasets=", ".join(DATASETS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser(
+        "run",
+        help="run an evaluation and write results.json, results.csv, report.md, report.html",
+        epilog=EPILOG.format(datasets=", ".join(DATASETS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("--dataset", required=True, help="comma-separated data set names or .jsonl paths")
+    r.add_argument("--data-dir", default=os.environ.get("CTXCOMPRESS_DATA_DIR", "../shared/data"))
+    r.add_argument("--methods", default="ctxcompress,random,none", help="comma-separated method names")
+    r.add_argument("--config", action="append", default=[], help="a pipeline YAML/JSON file to evaluate (repeatable)")
+    r.add_argument("--budgets", default="0.5,0.25", help="kept fractions, e.g. 0.5,0.25")
+    r.add_argument("--limit", type=int, default=None, help="first N questions of each data set")
+    r.add_argument(
+        "--sample", type=int, default=None, help="a seeded random sample of N questions instead of the first N"
+    )
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--records", default=None, help="record store folder (default OUT/records); share it to reuse runs")
+    r.add_argument("--counter", "--model", dest="counter", default="o200k_base", help="token counter / target model")
+    r.add_argument("--embedder", default="st", help="embedder for every method: st (MiniLM), onnx, default, fake, ...")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--engine", choices=("local", "ray"), default="local")
+    r.add_argument("--retrieval-k", default="10", help="top-k for retrieval-built sets, e.g. 10,20")
+    r.add_argument("--reader", default=None, help="optional reader LLM: smollm2, hf:<folder>, <module>:<attr>")
+    r.add_argument("--memory", choices=("rss", "tracemalloc", "off"), default="rss")
+    r.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime threads per process (default 1)")
+    r.add_argument(
+        "--embed-cache",
+        action="store_true",
+        help="share one embedding cache across methods and budgets (faster; latency then not comparable)",
+    )
+    r.add_argument("--lingua-model", default=None, help="model folder for longllmlingua (default: SmolLM2)")
+    r.add_argument("--fresh", action="store_true", help="discard cached records of the methods run")
+    r.add_argument(
+        "--rescore", action="store_true", help="recompute the metrics of cached records from their stored text"
+    )
+    r.add_argument("--no-progress", action="store_true")
+
+    sub.add_parser("methods", help="list the registered methods")
+    sub.add_parser("datasets", help="list the data sets")
+    rep = sub.add_parser("report", help="re-render report.md/html/csv from OUT/results.json")
+    rep.add_argument("out")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    if args.command == "methods":
+        from ._methods import list_methods
+
+        for name, desc in list_methods().items():
+            print(f"{name:40s} {desc}")
+        return 0
+    if args.command == "datasets":
+        for name, ds in DATASETS.items():
+            print(f"{name:16s} {ds.folder:30s} {ds.description}")
+        return 0
+    if args.command == "report":
+        from ._report import load_results, write_all
+
+        write_all(load_results(Path(args.out)), Path(args.out))
+        return 0
+    from ._runner import RunConfig, run
+
+    methods = _names(args.methods) + [f"config:{p}" for p in args.config]
+    cfg = RunConfig(
+        datasets=_names(args.dataset),
+        methods=methods,
+        budgets=_floats(args.budgets),
+        out=Path(args.out),
+        data_dir=args.data_dir,
+        records=Path(args.records) if args.records else None,
+        limit=args.limit,
+        counter=args.counter,
+        embedder=args.embedder,
+        seed=args.seed,
+        workers=args.workers,
+        engine=args.engine,
+        retrieval_k=_ints(args.retrieval_k),
+        reader=args.reader,
+        memory=args.memory,
+        fresh=args.fresh,
+        progress=not args.no_progress,
+        lingua_model=args.lingua_model,
+        threads=args.threads,
+        embed_cache=args.embed_cache,
+        rescore=args.rescore,
+        sample=args.sample,
+        command="ctxcompress-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+    )
+    run(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
