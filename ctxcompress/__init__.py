@@ -54,6 +54,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ApproxCounter",
+    "AttentionFilter",
     "BM25Scorer",
     "BackendError",
     "Budget",
@@ -66,6 +67,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "CtxCompressError",
     "Embedder",
     "EmbeddingScorer",
+    "ExtractRestructure",
     "HFTokenizerCounter",
     "InputError",
     "KGSchemaPruner",
@@ -80,11 +82,14 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "SavingsReport",
     "Scorer",
     "Segment",
+    "SemanticCompressor",
     "SentenceTransformerEmbedder",
     "Span",
     "StageReport",
+    "Summarizer",
     "TiktokenCounter",
     "TokenCounter",
+    "TokenPruner",
     "__version__",
     "default_embedder",
     "default_pipeline",
@@ -93,6 +98,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "get_embedder",
     "load_config",
     "load_graph",
+    "parse_refiner_output",
     "split_sentences",
     "split_words",
 ]
