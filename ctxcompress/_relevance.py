@@ -204,10 +204,7 @@ class RelevanceFilter(Compressor):
                 bridge[ci] = max(bridge[ci], w["title_in_query"])
         lead = np.array([1.0 if u.index == 0 else 0.0 for u in units])
         total: NDArray[np.float64] = (
-            base
-            + w["doc"] * chunk_best[unit_chunk]
-            + w["bridge"] * bridge[unit_chunk]
-            + w["lead"] * lead
+            base + w["doc"] * chunk_best[unit_chunk] + w["bridge"] * bridge[unit_chunk] + w["lead"] * lead
         )
         return total
 
