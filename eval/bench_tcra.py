@@ -173,14 +173,17 @@ def run_method(
     items: Sequence[dict[str, Any]],
     score: Callable[[dict[str, Any], str], tuple[float | None, float | None]],
     counter: Any,
-    budget: float | None = None,
+    budgets: Sequence[int | None] | None = None,
 ) -> dict[str, Any]:
     scores, scores2, kept, secs, warns, faith = [], [], [], [], 0, []
     units = embeddings = 0
     embed_s = 0.0
-    for item in items:
+    tokens_out: list[int] = []
+    for i, item in enumerate(items):
+        budget = budgets[i] if budgets is not None else None
         t0 = time.perf_counter()
         res = comp.compress(item["chunks"], query=item["question"], budget=budget, counter=counter)
+        tokens_out.append(res.report.tokens_out)
         secs.append(time.perf_counter() - t0)
         assert res.check_spans() == [], (name, res.check_spans())
         s, s2 = score(item, res.text)
@@ -211,6 +214,7 @@ def run_method(
         # semantic compression: sentences (units) and embeddings per second of embedding (cache misses only)
         "units_per_embed_s": units / embed_s if embed_s else None,
         "embeddings_per_s": embeddings / embed_s if embed_s else None,
+        "tokens_out": tokens_out,
     }
     print(json.dumps(row), file=sys.stderr, flush=True)
     return row
@@ -312,6 +316,18 @@ def main() -> int:
                                 counter,
                             )
                         )
+                        # the same comparison at equal tokens: semantic compression capped, question by
+                        # question, at what random deletion kept (it then drops a larger share of words)
+                        rows.append(
+                            run_method(
+                                f"semantic j={j:g}, {label}, token-matched to random",
+                                SemanticCompressor(embedder=emb, **kw),
+                                items,
+                                score,
+                                counter,
+                                budgets=rows[-1]["tokens_out"],
+                            )
+                        )
                     rows.append(
                         run_method(
                             f"semantic j={j:g}, protected, query-aware (w=1)",
@@ -366,6 +382,9 @@ def main() -> int:
 
     print_tables(results, sets)
     if args.out:
+        for rows in results["rows"].values():
+            for r in rows:
+                r.pop("tokens_out", None)
         Path(args.out).write_text(json.dumps(results, indent=2))
     return 0
 
