@@ -319,11 +319,18 @@ class ExtractRestructure(Compressor):
             text = text[len(prompt) :]
         titles = [source_title(c, self.title_key) for c in chunks]
         parsed = parse_refiner_output(text, titles=titles)
+        unformatted = bool(text.strip()) and not parsed
+        if unformatted:
+            # no section header at all (small models often answer so): the text is one untitled
+            # quote, searched in every source; only what is verbatim there survives
+            parsed = [RefinerQuote(1, None, "", text.strip())]
+            ctx.warnings.append("the LLM output held no Refiner-formatted quote: its text was searched in every source")
         ver = verify_quotes(parsed, chunks, title_key=self.title_key)
         ctx.details.update(
             {
                 "llm_output_chars": len(text),
-                "parsed": len(parsed),
+                "parsed": 0 if unformatted else len(parsed),
+                "unformatted": unformatted,
                 **ver.counts(),
                 "dropped_reasons": dict(ver.reasons),
             }
@@ -332,8 +339,6 @@ class ExtractRestructure(Compressor):
             ctx.warnings.append(
                 f"{ver.dropped} of {len(parsed)} quotes from the LLM were not found in their source and were dropped"
             )
-        if text.strip() and not parsed:
-            ctx.warnings.append("the LLM output held no Refiner-formatted quote")
         n = len(ver.quotes)
         items = [_item_of(vq, rank, n) for rank, vq in enumerate(ver.quotes)]
         return items

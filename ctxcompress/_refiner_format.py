@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ._errors import InputError
+from ._segment import split_sentences
 from ._types import Chunk
 
 __all__ = [
@@ -86,7 +87,13 @@ Document (multiple documents are separated by "---"):
 are replaced (plain text replacement, so other braces are safe)."""
 
 MIN_QUOTE_CHARS = 3
-"""A quote (or piece of one) needs at least this many letters or digits to be verified."""
+"""A quote needs at least this many letters or digits to be verified."""
+
+MIN_PIECE_WORDS = 3
+"""A piece of a quote verified on its own (split at ``...``, a line break or a sentence) needs this many words."""
+
+MIN_UNTITLED_WORDS = 5
+"""The same for a quote without a title, which is searched in every source."""
 
 
 # --------------------------------------------------------------------------- titles and the input format
@@ -476,8 +483,9 @@ def verify_quotes(
     For each quote: the sources whose title (see :func:`source_title`; compared case- and
     space-insensitively, a trailing parenthesis optional) matches the quote's title are searched for
     the quote, first exactly, then ignoring whitespace, punctuation and case (the span is then the
-    closest source text: *repaired*), then piece by piece (split at ``...`` and line breaks: pieces
-    that verify are kept). A quote whose title names no source, or with nothing verifiable, is
+    closest source text: *repaired*), then piece by piece (split at ``...`` and line breaks, and a
+    piece that fails sentence by sentence: what verifies is kept). A quote with an empty title is
+    searched in every source. A quote whose title names no source, or with nothing verifiable, is
     dropped. A kept quote contained in another kept quote of the same source is a duplicate and
     removed. Sections are renumbered contiguously: ``1.1, 1.2, 2.1, ...`` in the order of the
     original section numbers (a quote without a number joins the section before it).
@@ -508,7 +516,10 @@ def verify_quotes(
         effective.append(last)
     for order, q in enumerate(quotes):
         full, short = _title_keys(q.title)
-        candidates = by_title.get(full) or by_short.get(full) or by_short.get(short) or []
+        if not q.title.strip():  # no title (an unformatted answer): any source may hold it
+            candidates = list(range(len(sources)))
+        else:
+            candidates = by_title.get(full) or by_short.get(full) or by_short.get(short) or []
         if not candidates:
             drop(q, "unknown title")
             continue
@@ -522,17 +533,27 @@ def verify_quotes(
             verbatim += exact
             repaired += not exact
             continue
-        pieces = [p for p in _SPLIT.split(q.text) if _alnum_count(p) >= MIN_QUOTE_CHARS]
+        # pieces of a split quote need a few words: a lone name or fragment found somewhere is noise
+        min_words = MIN_PIECE_WORDS if q.title.strip() else MIN_UNTITLED_WORDS
+        pieces = [p for p in _SPLIT.split(q.text) if len(p.split()) >= min_words]
         found: dict[int, list[tuple[int, int]]] = {}
         all_exact = True
         failed = False
         for p in pieces:
             h = _locate(p, candidates, srcs)
-            if h is None:
-                failed = True
+            if h is not None:
+                found.setdefault(h[0], []).append(h[1])
+                all_exact = all_exact and h[2]
                 continue
-            found.setdefault(h[0], []).append(h[1])
-            all_exact = all_exact and h[2]
+            failed = True
+            # last resort: the piece's sentences one by one (one altered sentence spoils only itself)
+            sentences = split_sentences(p)
+            for seg in sentences if len(sentences) > 1 else ():
+                if len(seg.text.split()) < min_words:
+                    continue
+                hs = _locate(seg.text, candidates, srcs)
+                if hs is not None:
+                    found.setdefault(hs[0], []).append(hs[1])
         if not found:
             drop(q, "not in source")
             continue

@@ -4,8 +4,7 @@ Runs through the evaluation harness (``ctxcompress_eval``: same loaders, metrics
 measurement, resumable record store) on HotpotQA and MuSiQue, at the given kept fractions, comparing
 
 - ``attention-filter:sentence`` / ``attention-filter:word`` / ``attention-filter:token``:
-  :class:`ctxcompress.AttentionFilter` at GemFilter's depth (layer 12 of SmolLM2's 30), and
-  ``attention-filter:sentence@L22``: the same at layer 22 (chosen on a HotpotQA train sweep, see ``ALT_LAYER``);
+  :class:`ctxcompress.AttentionFilter` at GemFilter's depth (layer 12 of SmolLM2's 30);
 - ``token-pruner``: :class:`ctxcompress.TokenPruner`;
 - ``longllmlingua``: the peer (``llmlingua`` 0.2.2, patched for transformers 5 by the harness), on the
   **same SmolLM2 folder** as ours, in the same process;
@@ -39,14 +38,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-#: a later selection layer for SmolLM2: in a sweep of all 30 layers on 12 HotpotQA *train* questions
-#: (one full forward pass per question, every layer's last-query scores captured), layers ~18-28 kept more
-#: answers than GemFilter's depth (layer 12); 22 is one of the best there. Evaluated here on dev once.
-ALT_LAYER = 22
-
 DEFAULT_METHODS = (
-    "attention-filter:sentence,attention-filter:sentence@L22,attention-filter:token,token-pruner,longllmlingua,"
-    "relevance,random,none"
+    "attention-filter:sentence,attention-filter:word,attention-filter:token,token-pruner,longllmlingua,relevance,"
+    "random,none"
 )
 
 
@@ -66,16 +60,6 @@ def register(folder: str) -> None:
 
     for g in ("sentence", "word", "token"):
         register_method(f"attention-filter:{g}", af(g), f"GemFilter on SmolLM2, {g} granularity")
-    register_method(
-        f"attention-filter:sentence@L{ALT_LAYER}",
-        lambda ctx: CompressorMethod(
-            ctx,
-            f"attention-filter:sentence@L{ALT_LAYER}",
-            ctxcompress.AttentionFilter(model=folder, layer=ALT_LAYER),
-            source=f"AttentionFilter(layer={ALT_LAYER})",
-        ),
-        f"GemFilter on SmolLM2 at layer {ALT_LAYER} (of 30), sentence granularity",
-    )
     register_method(
         "token-pruner",
         lambda ctx: CompressorMethod(
@@ -165,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default=DEFAULT_METHODS)
     ap.add_argument("--embedder", default="st", help="the harness embedder (for the relevance filter)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fresh", action="store_true", help="discard the stored records of the methods run")
     ap.add_argument("--timing", type=int, default=5, help="prompts for the layer-skip timing (0 = skip)")
     args = ap.parse_args(argv)
 
@@ -192,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 lingua_model=folder,
                 threads=args.threads,
                 progress=False,
+                fresh=args.fresh,
                 command=command,
             )
         )

@@ -187,6 +187,12 @@ def run_method(
         secs.append(time.perf_counter() - t0)
         assert res.check_spans() == [], (name, res.check_spans())
         s, s2 = score(item, res.text)
+        if secs[-1] > 10:  # slow methods (a local LLM): show progress, question by question
+            print(
+                json.dumps({"progress": name, "item": i, "seconds": round(secs[-1], 1), "score": s, "text": res.text}),
+                file=sys.stderr,
+                flush=True,
+            )
         if s is not None:
             scores.append(s)
         if s2 is not None:
@@ -216,7 +222,7 @@ def run_method(
         "embeddings_per_s": embeddings / embed_s if embed_s else None,
         "tokens_out": tokens_out,
     }
-    print(json.dumps(row), file=sys.stderr, flush=True)
+    print(json.dumps({k: v for k, v in row.items() if k != "tokens_out"}), file=sys.stderr, flush=True)
     return row
 
 

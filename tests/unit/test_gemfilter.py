@@ -177,6 +177,22 @@ def test_no_budget_uses_rate_and_none_keeps_all(tiny: str) -> None:
     assert res.text == "\n\n".join(c.text for c in SAMPLE_CHUNKS)
 
 
+def test_baseline_removes_offset_and_trend(tiny: str) -> None:
+    """Raw scores (GemFilter) vs scores relative to the local mean: same tokens, shifted by the local mean."""
+    raw = AttentionFilter(model=tiny, device="cpu", baseline_window=None, kernel_size=1)
+    rel = AttentionFilter(model=tiny, device="cpu", baseline_window=3, kernel_size=1)
+    a, _ = raw.token_scores(SAMPLE_CHUNKS[:1], SAMPLE_QUERY)
+    b, _ = rel.token_scores(SAMPLE_CHUNKS[:1], SAMPLE_QUERY)
+    assert [t[:2] for t in a[0]] == [t[:2] for t in b[0]]
+    x = [t[2] for t in a[0]]
+    y = [t[2] for t in b[0]]
+    # an interior token (no whitespace-only neighbours in this text): x[i] minus the mean of x[i-1..i+1]
+    i = 5
+    assert abs(y[i] - (x[i] - (x[i - 1] + x[i] + x[i + 1]) / 3)) < 1e-3
+    shifted = AttentionFilter(model=tiny, device="cpu")
+    assert shifted.to_dict()["init_parameters"]["baseline_window"] == 257
+
+
 def test_plain_template_and_layer_parameter(tiny: str) -> None:
     f = AttentionFilter(model=tiny, device="cpu", layer=0, chat_template=False, template="{context}\nQ: {query}\nA:")
     res = f.compress(SAMPLE_CHUNKS, query=SAMPLE_QUERY, budget=0.4, counter=WhitespaceCounter())
@@ -217,6 +233,8 @@ def test_bad_model_is_backend_error_and_passthrough(tmp_path: Path) -> None:
         {"sentence_score": "median"},
         {"kernel_size": 4},
         {"kernel_size": 0},
+        {"baseline_window": 256},
+        {"baseline_window": 1},
         {"template": "{query} then {context}"},
         {"template": "no placeholders"},
         {"chat_template": "yes"},

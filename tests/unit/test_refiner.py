@@ -266,6 +266,20 @@ def test_verify_ellipsis_pieces_and_partial_quotes() -> None:
     assert SRC[0].text[s:e] == "As an adult, she was named United States ambassador to Ghana."
 
 
+def test_verify_keeps_the_verifiable_sentences_of_a_quote() -> None:
+    quote = "As an adult, she was named United States ambassador to Ghana.  She was also an astronaut."
+    ver = verify_quotes([_q("Shirley Temple", quote)], SRC)
+    assert ver.repaired == 1
+    s, e = ver.quotes[0].ranges[0]
+    assert SRC[0].text[s:e] == "As an adult, she was named United States ambassador to Ghana."
+
+
+def test_verify_untitled_quotes_search_every_source() -> None:
+    ver = verify_quotes([_q("", "The wasp is an insect.\nKiss and Tell is a 1945 American comedy film")], SRC)
+    assert sorted(vq.source for vq in ver.quotes) == [1, 2]
+    assert ver.verbatim == 0 and ver.repaired == 1  # split at the line break: not one verbatim quote
+
+
 def test_verify_removes_duplicates_and_renumbers() -> None:
     quotes = [
         _q("Shirley Temple", "She also served as Chief of Protocol.", 3, 1),
@@ -374,6 +388,23 @@ def test_llm_engine_empty_answer_is_allowed() -> None:
         SAMPLE_CHUNKS, query=SAMPLE_QUERY, counter=WS
     )
     assert res.chunks == ()
+    assert any("no Refiner-formatted quote" in w for w in res.report.stages[0].warnings)
+
+
+def test_llm_engine_salvages_verbatim_text_from_an_unformatted_answer() -> None:
+    answer = (
+        "The Chief of Protocol of the United States is the head of the Office of Protocol. "
+        "The Chief of Protocol is a famous astronaut."
+    )
+    res = ExtractRestructure(engine="llm", llm=FakeLLM([answer])).compress(
+        SAMPLE_CHUNKS, query=SAMPLE_QUERY, counter=WS
+    )
+    assert [c.text for c in res.chunks] == [
+        "The Chief of Protocol of the United States is the head of the Office of Protocol."
+    ]
+    assert res.text.startswith("1.1. ## Chief of Protocol\n")  # the true source's title
+    d = res.report.stages[0].details
+    assert d["unformatted"] is True and d["parsed"] == 0 and d["repaired"] == 1
     assert any("no Refiner-formatted quote" in w for w in res.report.stages[0].warnings)
 
 

@@ -398,3 +398,23 @@ def test_summarizer_round_trip_with_serialisable_llm() -> None:
 def test_bad_parameters_are_config_errors(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         Summarizer(**kwargs)
+
+
+def test_smollm2_path_uses_the_cache(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctxcompress._llm as llm_mod
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / llm_mod.SMOLLM2_GGUF).write_bytes(b"GGUF")
+    monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: pkg)
+    monkeypatch.setenv("CTXCOMPRESS_CACHE", str(tmp_path / "cache"))
+    assert llm_mod.cache_dir() == tmp_path / "cache"
+    assert smollm2_path(convert=False) == pkg
+    target = tmp_path / "cache" / "smollm2-135m-instruct"
+    target.mkdir(parents=True)
+    (target / "model.safetensors").write_bytes(b"")
+    (target / "config.json").write_text("{}")
+    assert smollm2_path() == target  # converted before: no conversion again
+    monkeypatch.delenv("CTXCOMPRESS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert llm_mod.cache_dir() == tmp_path / "xdg" / "ctxcompress"
