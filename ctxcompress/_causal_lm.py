@@ -15,14 +15,16 @@ first layers only (:func:`last_query_scores`).
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._deps import require
-from ._errors import BackendError, ConfigError
+from ._errors import BackendError, ConfigError, CtxCompressError
 
 __all__ = [
     "LoadedLM",
@@ -31,13 +33,34 @@ __all__ = [
     "encode_with_offsets",
     "last_query_logits",
     "last_query_scores",
+    "lm_faults",
     "load_causal_lm",
+    "rate_cap",
     "resolve_device",
     "token_nll",
 ]
 
 _EXTRA = "hf-llm"
 _PURPOSE = "the small local language model of AttentionFilter / TokenPruner"
+
+
+def rate_cap(cap: int | None, rate: float | None, tokens_in: int) -> int | None:
+    """The call's token cap, or the compressor's own ``rate`` of ``tokens_in`` when the call set none."""
+    if cap is None and rate is not None:
+        return math.floor(rate * tokens_in + 1e-9)
+    return cap
+
+
+@contextmanager
+def lm_faults(owner: str) -> Iterator[None]:
+    """Turn a model fault inside the block into a :class:`BackendError` (the error policy then decides);
+    ctxcompress's own errors pass unchanged."""
+    try:
+        yield
+    except CtxCompressError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"{owner}: the causal LM failed: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(eq=False)

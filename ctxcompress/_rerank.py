@@ -12,11 +12,11 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._deps import PicklableLazy
 from ._embed import (
     OnnxModel,
     _check_positive,
@@ -57,7 +57,7 @@ def _check_query(query: str) -> str:
     return query
 
 
-class OnnxCrossEncoder:
+class OnnxCrossEncoder(PicklableLazy):
     """A cross-encoder reranker run with ONNX Runtime: one relevance logit per (query, text) pair.
 
     ``model`` is ``"ms-marco-MiniLM-L-12-v2"`` (the int8 ONNX and tokenizer shipped in the
@@ -71,6 +71,8 @@ class OnnxCrossEncoder:
     ±0.3) with the other texts of its batch; batches are formed in a canonical order, so the same
     set of texts always gets the same scores whatever their order.
     """
+
+    _transient = ("_onnx",)
 
     def __init__(
         self,
@@ -108,16 +110,6 @@ class OnnxCrossEncoder:
             f"tokenizer_path={self.tokenizer_path!r}, batch_size={self.batch_size}, "
             f"max_length={self.max_length}, threads={self.threads!r})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        state["_onnx"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:

@@ -39,11 +39,13 @@ from ._causal_lm import (
     encode,
     encode_with_offsets,
     fit_ranked,
+    lm_faults,
     load_causal_lm,
+    rate_cap,
     token_nll,
     word_ranges,
 )
-from ._errors import BackendError, ConfigError, CtxCompressError
+from ._errors import ConfigError
 from ._types import Chunk
 
 __all__ = ["TokenPruner"]
@@ -260,18 +262,13 @@ class TokenPruner(Compressor):
     # ---------------------------------------------------------------- selection
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
         tokens_in = ctx.count(join_text(chunks))
-        if cap is None and self.rate is not None:
-            cap = math.floor(self.rate * tokens_in + 1e-9)
+        cap = rate_cap(cap, self.rate, tokens_in)
         if cap is None or tokens_in <= cap:
             return list(chunks)
         t0 = time.perf_counter()
-        try:
+        with lm_faults("TokenPruner"):
             lm = self._lm()
             segs, q_nll, self_nll = self._rank(lm, chunks, query)
-        except CtxCompressError:
-            raise
-        except Exception as exc:  # a model fault: the error policy decides
-            raise BackendError(f"TokenPruner: the causal LM failed: {type(exc).__name__}: {exc}") from exc
         if not segs:
             return []
         # 1. documents: rank by question NLL, keep the best until context_budget x cap
@@ -294,12 +291,8 @@ class TokenPruner(Compressor):
         # the contrastive pass runs on the kept documents only
         tok_scores: dict[int, list[float]] = {}
         if query.strip():
-            try:
+            with lm_faults("TokenPruner"):
                 contrast = self._contrast(lm, [segs[i] for i in kept], [self_nll[i] for i in kept], query)
-            except CtxCompressError:
-                raise
-            except Exception as exc:
-                raise BackendError(f"TokenPruner: the causal LM failed: {type(exc).__name__}: {exc}") from exc
             tok_scores = dict(zip(kept, contrast, strict=True))
         else:
             tok_scores = {i: self_nll[i] for i in kept}

@@ -10,43 +10,12 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
+from _tiny_lm import make_tiny_lm  # noqa: E402
+
 from ctxcompress import Budget, Chunk, Compressor, ConfigError  # noqa: E402
 from ctxcompress._causal_lm import load_causal_lm, token_nll, word_ranges  # noqa: E402
 from ctxcompress._token_pruner import TokenPruner  # noqa: E402
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance, WhitespaceCounter  # noqa: E402
-
-
-def make_tiny_lm(folder: Path, *, layers: int = 2, max_positions: int = 1024) -> Path:
-    """A random-weight Llama (hidden 32, grouped-query attention) with a byte-level BPE tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    corpus = [c.text for c in SAMPLE_CHUNKS] + [SAMPLE_QUERY, "The quick brown fox jumps over the lazy dog. 0123456789"]
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tk.train_from_iterator(corpus, trainer)
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>")
-    torch.manual_seed(1)
-    cfg = transformers.LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=max_positions,
-        bos_token_id=0,
-        eos_token_id=1,
-    )
-    transformers.LlamaForCausalLM(cfg).save_pretrained(str(folder))
-    tok.save_pretrained(str(folder))
-    return folder
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,7 +29,7 @@ def _one_thread() -> object:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(make_tiny_lm(tmp_path_factory.mktemp("tiny-llama-pruner")))
+    return str(make_tiny_lm(layers=2, seed=1, folder=tmp_path_factory.mktemp("tiny-llama-pruner")))
 
 
 class TestConformance(CompressorConformance):
