@@ -309,6 +309,7 @@ class Compressor(ABC):
     stage_name: ClassVar[str] = ""
 
     on_error: OnError = "raise"
+    _embedder_obj: Embedder | None = None  # built by _get_embedder for compressors that take an embedder
 
     # ---------------------------------------------------------------- public API
     def compress(
@@ -426,6 +427,17 @@ class Compressor(ABC):
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
+
+    def _get_embedder(self) -> Embedder:
+        """The embedder named by the ``embedder`` parameter, built on first use and kept in
+        ``_embedder_obj`` (for the compressors that take one)."""
+        obj = self._embedder_obj
+        if obj is None:
+            from ._embed import get_embedder
+
+            obj = get_embedder(getattr(self, "embedder", None))
+            self._embedder_obj = obj
+        return obj
 
     def set_params(self, **params: Any) -> Compressor:
         """Change parameters in place (validated by rebuilding); returns ``self``."""

@@ -67,13 +67,6 @@ class RedundancyFusion(Compressor):
         self.on_error = on_error
         self._embedder_obj: Embedder | None = None
 
-    def _get_embedder(self) -> Embedder:
-        if self._embedder_obj is None:
-            from ._embed import get_embedder
-
-            self._embedder_obj = get_embedder(self.embedder)
-        return self._embedder_obj
-
     def warm_up(self) -> None:
         self._get_embedder().encode(["warm up"])
 

@@ -235,13 +235,6 @@ class KGSchemaPruner(Compressor):
         self._graph_obj: Any = None
 
     # ---------------------------------------------------------------- lazy state
-    def _get_embedder(self) -> Embedder:
-        if self._embedder_obj is None:
-            from ._embed import get_embedder
-
-            self._embedder_obj = get_embedder(self.embedder)
-        return self._embedder_obj
-
     def get_graph(self) -> Any:
         """The graph object (loaded from the configured path(s) on first use, shared per paths)."""
         if self._graph_obj is None:

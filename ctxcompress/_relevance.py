@@ -127,13 +127,6 @@ class RelevanceFilter(Compressor):
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
-    def _get_embedder(self) -> Embedder:
-        if self._embedder_obj is None:
-            from ._embed import get_embedder
-
-            self._embedder_obj = get_embedder(self.embedder)
-        return self._embedder_obj
-
     def warm_up(self) -> None:
         if self.scorer in ("hybrid", "embedding"):
             self._get_embedder().encode(["warm up"])
@@ -285,9 +278,6 @@ class RelevanceFilter(Compressor):
             if piece is not None:
                 out.append(piece)
         return out
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return super().get_params(deep)
 
 
 # Weights of the hybrid score, chosen by a small grid search (lex, bridge, doc, lead, prf) on the

@@ -48,13 +48,6 @@ class LongContextReorder(Compressor):
         self.on_error = on_error
         self._embedder_obj: Embedder | None = None
 
-    def _get_embedder(self) -> Embedder:
-        if self._embedder_obj is None:
-            from ._embed import get_embedder
-
-            self._embedder_obj = get_embedder(self.embedder)
-        return self._embedder_obj
-
     def _relevance(self, chunks: list[Chunk], query: str, ctx: CallContext) -> list[float]:
         if self.use_scores and all(c.score is not None for c in chunks):
             return [float(c.score) for c in chunks if c.score is not None]

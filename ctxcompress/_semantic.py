@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -267,13 +267,6 @@ class SemanticCompressor(Compressor):
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
-    def _get_embedder(self) -> Embedder:
-        if self._embedder_obj is None:
-            from ._embed import get_embedder
-
-            self._embedder_obj = get_embedder(self.embedder)
-        return self._embedder_obj
-
     def warm_up(self) -> None:
         self._get_embedder().encode(["warm up"])
 
@@ -482,6 +475,3 @@ class SemanticCompressor(Compressor):
             }
         )
         return out
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return super().get_params(deep)

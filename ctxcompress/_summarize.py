@@ -186,13 +186,6 @@ class Summarizer(Compressor):
             self._llm_fn = as_llm(self.llm, timeout_s=self.timeout_s)
         return self._llm_fn
 
-    def _get_embedder(self) -> Embedder:
-        if self._embedder_obj is None:
-            from ._embed import get_embedder
-
-            self._embedder_obj = get_embedder(self.embedder)
-        return self._embedder_obj
-
     def warm_up(self) -> None:
         if self.abstractive:
             fn = getattr(getattr(self._get_llm(), "fn", None), "warm_up", None)
@@ -391,9 +384,6 @@ class Summarizer(Compressor):
             if piece is not None:
                 out.append(piece)
         return out
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return super().get_params(deep)
 
 
 def _abstract_chunk(group: Sequence[Chunk], summary: str, *, single: bool) -> Chunk:
