@@ -1,13 +1,12 @@
 """The real embedders and scorers on the small offline models of MODELS.md.
 
-Speeds (sentences/s) are printed, not asserted. ``tests/conftest.py`` sets ``HF_HUB_OFFLINE=1``.
+Behaviour only; their speeds are measured by ``eval/bench_embed.py``. ``tests/conftest.py`` sets
+``HF_HUB_OFFLINE=1``.
 """
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -107,15 +106,6 @@ def _hotpot_like_sentences(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def _speed(label: str, fn: Callable[[list[str]], object], texts: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    fn(texts[:8])  # warm
-    t0 = time.perf_counter()
-    fn(texts)
-    dt = time.perf_counter() - t0
-    with capsys.disabled():
-        print(f"\n[speed] {label}: {len(texts) / dt:,.0f} sentences/s ({len(texts)} in {dt:.2f} s)")
-
-
 def _cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray((a * b).sum(axis=1))
 
@@ -197,8 +187,6 @@ BERLIN_CARD = [
 def test_cross_encoder_reproduces_the_model_card(cross_encoder: OnnxCrossEncoder) -> None:
     texts = [t for t, _ in BERLIN_CARD]
     scores = cross_encoder.score(BERLIN_QUERY, texts)
-    with_single = [float(cross_encoder.score(BERLIN_QUERY, [t])[0]) for t in texts]
-    print(f"\n[card] batched {np.round(scores, 3).tolist()} single {np.round(with_single, 3).tolist()}")
     assert scores.dtype == np.float64 and scores.shape == (3,)
     for got, (_, want) in zip(scores, BERLIN_CARD, strict=True):
         assert got == pytest.approx(want, abs=0.6)
@@ -214,18 +202,3 @@ def test_embedding_and_bm25_scorers_rank_the_berlin_passage_first(onnx_minilm: O
         assert int(np.argmax(s)) in (0, 1)  # BM25 cannot tell population from museums; both say Berlin
         assert s[2] == min(s)
     assert int(np.argmax(EmbeddingScorer(onnx_minilm).score(BERLIN_QUERY, texts))) == 0
-
-
-# --------------------------------------------------------------------------- speed (printed, not asserted)
-@pytest.mark.parametrize("backend", ["st_minilm", "onnx_minilm", "onnx_bge"])
-def test_embedding_speed(backend: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
-    emb = request.getfixturevalue(backend)
-    texts = _hotpot_like_sentences(500)
-    _speed(f"{emb.name} encode", emb.encode, texts, capsys)
-
-
-def test_cross_encoder_speed(cross_encoder: OnnxCrossEncoder, capsys: pytest.CaptureFixture[str]) -> None:
-    texts = _hotpot_like_sentences(200)
-    _speed(
-        f"{cross_encoder.name} score", lambda ts: cross_encoder.score("Who directed Doctor Strange?", ts), texts, capsys
-    )

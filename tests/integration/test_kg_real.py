@@ -8,7 +8,6 @@ after the first build; typically well under a second on an idle machine).
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +36,13 @@ MCQ = (
 
 @pytest.fixture(scope="module")
 def graph() -> Any:
-    t0 = time.perf_counter()
-    g = load_graph([HETIONET, JENSENLAB])
-    print(f"\nloaded {g.number_of_nodes()} nodes, {g.number_of_edges()} edges in {time.perf_counter() - t0:.1f} s")
-    return g
+    return load_graph([HETIONET, JENSENLAB])
 
 
 @pytest.fixture(scope="module")
 def disease_pruner(graph: Any, real_embedder: Any) -> KGSchemaPruner:
     pruner = KGSchemaPruner(graph, embedder=real_embedder, node_types=["Disease"])
-    t0 = time.perf_counter()
     pruner.warm_up()
-    print(f"disease index ({len(pruner.index())} nodes) built in {time.perf_counter() - t0:.1f} s")
     return pruner
 
 
@@ -62,17 +56,14 @@ def test_merged_graph_shape(graph: Any) -> None:
     assert any(d.get("provenance") == "MedlinePlus" for d in data.values())
 
 
-def test_link_known_diseases_fast(disease_pruner: KGSchemaPruner) -> None:
+def test_link_known_diseases(disease_pruner: KGSchemaPruner) -> None:
     cases = {
         "What genes are associated with multiple sclerosis?": "Disease::DOID:2377",
         "LEIGH DISEASE ASSOCIATES GENE SURF1": None,  # a JensenLab-only disease: checked by name
         MCQ: "Disease::DOID:8893",
     }
     for question, node in cases.items():
-        t0 = time.perf_counter()
         links = disease_pruner.link(question)
-        seconds = time.perf_counter() - t0
-        print(f"linked in {1000 * seconds:.0f} ms: {question[:50]!r} -> {[lk.name for lk in links]}")
         assert links
         if node is not None:
             assert node in [lk.node for lk in links]
@@ -83,9 +74,7 @@ def test_link_known_diseases_fast(disease_pruner: KGSchemaPruner) -> None:
 
 
 def test_retrieve_prunes_and_keeps_the_answer(disease_pruner: KGSchemaPruner) -> None:
-    t0 = time.perf_counter()
     res = disease_pruner.retrieve(MCQ)
-    print(f"retrieved in {time.perf_counter() - t0:.1f} s: {res.report.tokens_in} -> {res.report.tokens_out} tokens")
     assert {c.id for c in res.sources} >= {"kg:Disease::DOID:8893"}
     assert res.report.tokens_out < res.report.tokens_in / 2
     assert res.check_spans() == []
@@ -102,14 +91,9 @@ def test_retrieve_prunes_and_keeps_the_answer(disease_pruner: KGSchemaPruner) ->
 
 @pytest.mark.slow
 def test_all_node_types_index(graph: Any, real_embedder: Any) -> None:
-    """Every node type with an edge (~22k names; FAISS when installed): built once, then fast links."""
+    """Every node type with an edge (~22k names; FAISS when installed); build and link times are
+    measured by ``eval/bench_kg.py``."""
     pruner = KGSchemaPruner(graph, embedder=real_embedder)
-    t0 = time.perf_counter()
     pruner.warm_up()
-    print(f"\nfull index ({len(pruner.index())} nodes) built in {time.perf_counter() - t0:.1f} s")
-    t0 = time.perf_counter()
     links = pruner.link("Which compounds treat multiple sclerosis and what symptoms does it present?")
-    seconds = time.perf_counter() - t0
-    print(f"linked in {1000 * seconds:.0f} ms: {[(lk.name, lk.type) for lk in links]}")
-    assert seconds < 5.0
     assert "Disease::DOID:2377" in [lk.node for lk in links]
