@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -122,6 +123,23 @@ class CallContext:
 
 
 # --------------------------------------------------------------------------- text surgery
+_LINE_BREAK_RE = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+"""A line break as :meth:`str.splitlines` sees one."""
+
+
+def gap_separator(text: str, start: int, end: int, sep: str = " ") -> str:
+    """What joins two kept pieces of ``text`` when ``text[start:end]`` between them is left out.
+
+    ``sep`` itself, unless the gap held a line break: then ``sep`` with its trailing spaces replaced
+    by one ``"\\n"`` (``" "`` gives ``"\\n"``, ``" … "`` gives ``" …\\n"``), so that a title line and a
+    body sentence of the source never become one line. ``sep`` should hold whitespace, so that two
+    words of the source never touch in the output.
+    """
+    if _LINE_BREAK_RE.search(text, start, end) is not None:
+        return sep.rstrip(" ") + "\n"
+    return sep
+
+
 def merge_ranges(text: str, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sort ranges and merge those that overlap or are separated only by whitespace."""
     out: list[tuple[int, int]] = []
@@ -137,7 +155,9 @@ def extract(chunk: Chunk, ranges: Iterable[tuple[int, int]], *, sep: str = " ") 
     """A new chunk holding ``chunk.text`` restricted to ``ranges`` (joined by ``sep``), with spans.
 
     Adjacent ranges separated only by whitespace are merged so the original text between them is
-    kept. Id, metadata and score of ``chunk`` are kept. Returns ``None`` when nothing is left.
+    kept. Where text between two ranges is left out they are joined by :func:`gap_separator`:
+    ``sep``, or a line break where the left-out text held one. Id, metadata and score of ``chunk``
+    are kept. Returns ``None`` when nothing is left.
     """
     merged = merge_ranges(chunk.text, ranges)
     if not merged:
@@ -145,10 +165,13 @@ def extract(chunk: Chunk, ranges: Iterable[tuple[int, int]], *, sep: str = " ") 
     parts: list[str] = []
     spans: list[Span] = []
     pos = 0
+    prev_end = 0
     for i, (s, e) in enumerate(merged):
         if i:
-            parts.append(sep)
-            pos += len(sep)
+            gap = gap_separator(chunk.text, prev_end, s, sep)
+            parts.append(gap)
+            pos += len(gap)
+        prev_end = e
         parts.append(chunk.text[s:e])
         spans.extend(chunk.trace(s, e, out_start=pos))
         pos += e - s

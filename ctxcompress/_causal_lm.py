@@ -342,9 +342,11 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
     """Whole words with the punctuation that touches them (``"(April"``, ``"1928),"``), never split.
 
     Words come from :func:`~ctxcompress.split_words`; punctuation standing alone between spaces
-    (``"–"``) belongs to no word and is dropped with the words around it.
+    (``"–"``) belongs to no word and is dropped with the words around it. Words of one
+    whitespace-delimited token (``"pop/rock"``, ``"1961–1965),"``) are one range, so no fragment of
+    a token is kept or dropped alone; in CJK text each character stays its own range.
     """
-    from ._segment import split_words
+    from ._segment import _CJK_CHAR_RE, split_words
 
     words = split_words(text)
     out: list[tuple[int, int]] = []
@@ -356,7 +358,10 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
         nxt = words[i + 1].start if i + 1 < len(words) else len(text)
         while e < nxt and not text[e].isspace():
             e += 1
-        out.append((s, e))
+        if out and out[-1][1] == s and not (_CJK_CHAR_RE.match(text[s - 1]) or _CJK_CHAR_RE.match(text[s])):
+            out[-1] = (out[-1][0], e)  # the same whitespace-delimited token
+        else:
+            out.append((s, e))
         prev_end = e
     return out
 

@@ -19,7 +19,16 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import CallContext, Compressor, OnError, join_text, merge_ranges, validate_choice, validate_number
+from ._base import (
+    _LINE_BREAK_RE,
+    CallContext,
+    Compressor,
+    OnError,
+    join_text,
+    merge_ranges,
+    validate_choice,
+    validate_number,
+)
 from ._errors import ConfigError
 from ._protocols import Embedder
 from ._segment import _CJK_CHAR_RE, CODE, TABLE, split_sentences, split_words
@@ -40,6 +49,7 @@ def _wordset(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
 
+_NONSPACE_RE = re.compile(r"\S+")
 _JOIN_TIGHT = frozenset(".,;:!?)]}…%”’»›」』）】〕〉》、。，；：！？")
 _MONTHS_DAYS = _wordset(
     """january february march april may june july august september october november december
@@ -81,11 +91,26 @@ class _Unit:
     order: list[int] = field(default_factory=list)  # droppable words, least important first
 
 
-def _joiner(left: str, right: str) -> str:
-    """What joins two kept pieces whose original gap was (partly) dropped."""
-    if not left or not right:
+def _joiner(text: str, left: tuple[int, int], right: tuple[int, int]) -> str:
+    """What joins the kept pieces ``left`` and ``right`` of ``text`` where the gap between them was
+    (partly) dropped.
+
+    Where the gap held whitespace, the pieces were apart in the source and stay apart: one line break
+    if the gap held one, else one space. The exception is what touched a dropped word (the unit's
+    final punctuation, always kept: ``"."``, ``")."``): it attaches to the piece before (``"the film."``
+    without ``"film"`` gives ``"the."``). A gap without whitespace lies inside one whitespace-delimited token:
+    nothing after an opening bracket or before closing punctuation, nothing next to CJK, else a space.
+    """
+    (ls, le), (rs, re_) = left, right
+    if ls == le or rs == re_:
         return ""
-    a, b = left[-1], right[0]
+    a, b = text[le - 1], text[rs]
+    if _NONSPACE_RE.fullmatch(text, le, rs) is None:  # the gap held whitespace
+        if _LINE_BREAK_RE.search(text, le, rs) is not None:
+            return "\n"
+        if not text[rs - 1].isspace():  # the unit's final punctuation, its word dropped
+            return ""
+        return " "
     if b in _JOIN_TIGHT or a in _OPENERS:
         return ""
     if _CJK_CHAR_RE.match(a) or _CJK_CHAR_RE.match(b):
@@ -100,21 +125,17 @@ def render(text: str, pieces: Sequence[tuple[int, int]]) -> tuple[str, list[tupl
     parts: list[str] = []
     placed: list[tuple[int, int, int]] = []
     pos = 0
-    prev = ""
+    prev = (0, 0)
     for s, e in merged:
-        piece = text[s:e]
         if parts:
-            sep = _joiner(prev, piece)
+            sep = _joiner(text, prev, (s, e))
             parts.append(sep)
             pos += len(sep)
-        parts.append(piece)
+        parts.append(text[s:e])
         placed.append((s, e, pos))
         pos += e - s
-        prev = piece
+        prev = (s, e)
     return "".join(parts), placed
-
-
-_NONSPACE_RE = re.compile(r"\S+")
 
 
 def _tokens(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -204,9 +225,13 @@ class SemanticCompressor(Compressor):
     a word (and pieces are joined without spaces). Punctuation touching a word belongs to it and
     goes with it (``"film,"``), opening brackets and quotes attach to the word after; a unit's
     final punctuation (``"."``, ``")."``, ``"。"``) and free-standing symbols (``"–"``, emoji) are
-    always kept. Where text was dropped, kept pieces are joined by one space (none before closing
-    punctuation or after an opening bracket, none next to CJK). Code blocks and tables are kept
-    whole.
+    always kept. A word that shares its whitespace-delimited token with another word (``pop/rock``,
+    ``1240–c.``; not in CJK text) is kept too: dropping it alone would leave a fragment. Where text
+    was dropped, kept pieces are joined so that no two words that were apart in the source touch:
+    one line break where the dropped text held one, else one space; punctuation that touched a
+    dropped word attaches to the piece before (``"the."`` from ``"the film."``); within one
+    whitespace-delimited token (CJK text) nothing or a space as before. Code blocks and tables are
+    kept whole.
 
     **Protected words** (``protect``): ``"numbers"`` (any digit, number words), ``"dates"``
     (month and weekday names), ``"entities"`` (capitalised words not opening a sentence, words with
@@ -290,7 +315,13 @@ class SemanticCompressor(Compressor):
         w = self.max_unit_words
         if len(words) <= w:
             return [(start, end)]
-        cuts = [start] + [start + words[k].start for k in range(w, len(words), w)] + [end]
+        cuts = [start]
+        for k in range(w, len(words), w):
+            c = start + words[k].start
+            while c > cuts[-1] + 1 and not text[c - 1].isspace():  # never inside a whitespace-delimited token
+                c -= 1
+            cuts.append(c)
+        cuts.append(end)
         out = []
         for a, b in itertools.pairwise(cuts):
             b2 = b
@@ -316,6 +347,11 @@ class SemanticCompressor(Compressor):
             if not keep and spans:
                 keep = any(s < pe and ps < e for ps, pe in spans)
             out.append(keep)
+        # a word sharing its whitespace-delimited token with another word: never dropped alone
+        for k, ((_, e0), (s1, _)) in enumerate(itertools.pairwise(unit.words)):
+            one_token = e0 == s1 or _NONSPACE_RE.fullmatch(text, e0, s1) is not None
+            if one_token and not (_CJK_CHAR_RE.match(text[e0 - 1]) or _CJK_CHAR_RE.match(text[s1])):
+                out[k] = out[k + 1] = True
         return out
 
     # ---------------------------------------------------------------- importance
