@@ -18,6 +18,7 @@ from ._errors import BackendError, ConfigError, CtxCompressError, InputError, Mi
 from ._fusion import RedundancyFusion
 from ._pipeline import Pipeline, load_config
 from ._protocols import LLM, Embedder, Scorer, TokenCounter
+from ._registry import register_type
 from ._relevance import RelevanceFilter
 from ._reorder import LongContextReorder
 from ._report import ChunkReport, SavingsReport, StageReport
@@ -99,6 +100,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "load_config",
     "load_graph",
     "parse_refiner_output",
+    "register_type",
     "split_sentences",
     "split_words",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import re
 import time
@@ -245,10 +244,10 @@ def fit_to_budget(
 
 # --------------------------------------------------------------------------- serialisation
 def _type_name(cls: type) -> str:
-    public = importlib.import_module("ctxcompress")
-    if getattr(public, cls.__name__, None) is cls:
-        return f"ctxcompress.{cls.__name__}"
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """The registered name of ``cls`` (what ``to_dict`` writes and ``from_dict`` reads)."""
+    from ._registry import type_name_of
+
+    return type_name_of(cls)
 
 
 def serialize(value: Any) -> Any:
@@ -289,31 +288,50 @@ def _init_params(obj: Any) -> dict[str, Any] | None:
     return params
 
 
-def deserialize(value: Any) -> Any:
-    if isinstance(value, list):
-        return [deserialize(v) for v in value]
+def deserialize(value: Any, *, _depth: int = 0) -> Any:
+    """Turn configuration data back into parameter values.
+
+    A mapping with ``type`` and ``init_parameters`` becomes an object, but only of a registered type
+    (see :func:`ctxcompress.register_type`); any other named type is a :class:`ConfigError`.
+    """
+    from ._registry import MAX_DEPTH
+
+    if _depth > MAX_DEPTH:
+        raise ConfigError(f"configuration nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, (list, tuple)):
+        return [deserialize(v, _depth=_depth + 1) for v in value]
     if isinstance(value, Mapping):
-        if set(value) == {"type", "init_parameters"} and isinstance(value["type"], str):
-            return _construct(value["type"], value["init_parameters"])
-        return {k: deserialize(v) for k, v in value.items()}
+        if "type" in value and "init_parameters" in value:
+            extra = sorted(str(k) for k in value if k not in ("type", "init_parameters"))
+            if extra:
+                raise ConfigError(
+                    f"a {{type, init_parameters}} object has unexpected keys {extra} (type {value['type']!r})"
+                )
+            return _construct(value["type"], value["init_parameters"], _depth=_depth + 1)
+        return {k: deserialize(v, _depth=_depth + 1) for k, v in value.items()}
     return value
 
 
-def _construct(type_name: str, init_parameters: Mapping[str, Any]) -> Any:
-    module_name, _, cls_name = type_name.rpartition(".")
-    if not module_name:
-        raise ConfigError(f"invalid type {type_name!r}: expected a dotted path such as 'ctxcompress.RelevanceFilter'")
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"unknown type {type_name!r} in configuration: {exc}") from exc
+def _construct(type_name: Any, init_parameters: Any, *, _depth: int = 0) -> Any:
+    """Build the registered type ``type_name``: the name is resolved before anything is called."""
+    from ._registry import canonical_name, resolve_type
+
+    cls = resolve_type(type_name)  # ConfigError for anything not registered
+    if init_parameters is None:
+        init_parameters = {}
+    if not isinstance(init_parameters, Mapping):
+        raise ConfigError(f"'init_parameters' of {type_name} must be a mapping, got {type(init_parameters).__name__}")
+    bad = [k for k in init_parameters if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"parameter names of {type_name} must be strings, got {bad!r}")
     if cls is Budget:
-        return Budget(**init_parameters)
-    from_dict = getattr(cls, "from_dict", None)
-    if isinstance(cls, type) and issubclass(cls, Compressor) and from_dict is not None:
-        return from_dict({"type": type_name, "init_parameters": init_parameters})
-    params = {k: deserialize(v) for k, v in (init_parameters or {}).items()}
+        try:
+            return Budget(**init_parameters)
+        except TypeError as exc:
+            raise ConfigError(f"cannot build {type_name} from {sorted(init_parameters)}: {exc}") from exc
+    if issubclass(cls, Compressor):
+        return cls.from_dict({"type": canonical_name(type_name), "init_parameters": init_parameters})
+    params = {k: deserialize(v, _depth=_depth + 1) for k, v in init_parameters.items()}
     try:
         return cls(**params)
     except TypeError as exc:
@@ -481,15 +499,35 @@ class Compressor(ABC):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Compressor:
+        """Build a compressor from ``to_dict`` data.
+
+        On ``Compressor`` itself, ``data["type"]`` picks the class: only registered names (ctxcompress's
+        own types and those given to :func:`ctxcompress.register_type`) are accepted, and nested
+        ``{"type", "init_parameters"}`` parameters likewise. On a subclass the class is the one called.
+        """
+        from ._registry import check_shape, resolve_type
+
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a compressor configuration is a mapping, got {type(data).__name__}")
+        check_shape(data)
         type_name = data.get("type")
         params = data.get("init_parameters", {})
+        if params is None:
+            params = {}
         if not isinstance(params, Mapping):
             raise ConfigError("'init_parameters' must be a mapping")
-        if type_name and cls is Compressor:
-            obj = _construct(str(type_name), params)
-            if not isinstance(obj, Compressor):
-                raise ConfigError(f"{type_name} is not a compressor")
+        if cls is Compressor:
+            if not type_name:
+                raise ConfigError("a compressor configuration needs a 'type' (e.g. 'ctxcompress.RelevanceFilter')")
+            target = resolve_type(type_name)  # ConfigError for anything not registered, before any call
+            if not issubclass(target, Compressor):
+                raise ConfigError(f"{type_name!r} is not a compressor")
+            obj = _construct(type_name, params)
+            assert isinstance(obj, Compressor)
             return obj
+        bad = [k for k in params if not isinstance(k, str)]
+        if bad:
+            raise ConfigError(f"parameter names of {cls.__name__} must be strings, got {bad!r}")
         try:
             return cls(**{k: deserialize(v) for k, v in params.items()})
         except TypeError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from ._errors import ConfigError
 from ._report import StageReport
 from ._types import Chunk
 
-__all__ = ["Pipeline", "load_config"]
+__all__ = ["Pipeline", "config_to_compressor", "load_config"]
 
 StepSpec = tuple[str, Compressor] | Compressor
 
@@ -155,7 +154,16 @@ class Pipeline(Compressor):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Pipeline:
+        """Build a pipeline from ``to_dict`` data (or ``{"steps": [...]}``); each step's ``type`` must be a
+        registered name (see :func:`ctxcompress.register_type`), resolved before anything is called."""
+        from ._registry import canonical_name, check_shape
+
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a pipeline configuration is a mapping, got {type(data).__name__}")
+        check_shape(data)
         params = data.get("init_parameters", data)
+        if not isinstance(params, Mapping):
+            raise ConfigError("'init_parameters' must be a mapping")
         raw_steps = params.get("steps")
         if not isinstance(raw_steps, list) or not raw_steps:
             raise ConfigError("a pipeline configuration needs a non-empty 'steps' list")
@@ -163,11 +171,14 @@ class Pipeline(Compressor):
         for i, raw in enumerate(raw_steps):
             if not isinstance(raw, Mapping) or "type" not in raw:
                 raise ConfigError(f"step {i} needs a 'type' (e.g. 'ctxcompress.RelevanceFilter')")
-            type_name = str(raw["type"])
-            if "." not in type_name:
-                type_name = f"ctxcompress.{type_name}"
-            step = Compressor.from_dict({"type": type_name, "init_parameters": raw.get("init_parameters", {})})
-            step_name = raw.get("name") or type_name.rsplit(".", 1)[-1].lower()
+            type_name = raw["type"]
+            if not isinstance(type_name, str) or not type_name:
+                raise ConfigError(f"step {i}: 'type' must be a non-empty string, got {type_name!r}")
+            extra = sorted(str(k) for k in raw if k not in ("name", "type", "init_parameters"))
+            if extra:
+                raise ConfigError(f"step {i} ({type_name}) has unexpected keys {extra}")
+            step = Compressor.from_dict({"type": type_name, "init_parameters": raw.get("init_parameters") or {}})
+            step_name = raw.get("name") or canonical_name(type_name).rsplit(".", 1)[-1].lower()
             steps.append((str(step_name), step))
         return cls(steps, on_error=params.get("on_error", "raise"))
 
@@ -177,33 +188,26 @@ class Pipeline(Compressor):
 
 
 def load_config(path: str | Path) -> Compressor:
-    """Build a compressor or pipeline from a YAML or JSON file (the ``to_dict`` envelope, or ``steps:``)."""
-    p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration {p}: {exc}") from exc
-    data: Any
-    if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{p} is not valid JSON: {exc}") from exc
-    else:
-        from ._deps import require
+    """Build a compressor or pipeline from a YAML or JSON file (the ``to_dict`` envelope, or ``steps:``).
 
-        yaml = require("yaml", extra="yaml", purpose="YAML configuration files")
-        try:
-            data = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+    The file is data: every ``type`` it names, at any depth, must be registered (ctxcompress's own
+    types, or classes given to :func:`ctxcompress.register_type`) and is resolved before anything is
+    imported or called; anything else is a :class:`ConfigError` naming the refused type. The file's
+    size, nesting depth and YAML alias expansion are bounded.
+    """
+    from ._registry import read_config
+
+    data = read_config(path)
+    return config_to_compressor(data, where=str(path))
+
+
+def config_to_compressor(data: Any, *, where: str = "configuration") -> Compressor:
+    """The compressor that parsed configuration ``data`` describes: a ``to_dict`` envelope, or
+    ``{"steps": [...]}`` for a pipeline; only registered types (see :func:`load_config`)."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{p}: expected a mapping at the top level")
+        raise ConfigError(f"{where}: expected a mapping at the top level")
     if "steps" in data and "type" not in data:
         return Pipeline.from_dict({"init_parameters": data})
-    if data.get("type") in ("ctxcompress.Pipeline", "Pipeline"):
-        return Pipeline.from_dict(data)
-    type_name = str(data.get("type", ""))
-    if type_name and "." not in type_name:
-        data = {**data, "type": f"ctxcompress.{type_name}"}
+    if "type" not in data:
+        raise ConfigError(f"{where}: expected 'type' (a compressor) or 'steps' (a pipeline) at the top level")
     return Compressor.from_dict(data)

@@ -78,17 +78,24 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         return "CtxCompressPostprocessor"
 
     # ------------------------------------------------------------------ validation and serialisation
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> CtxCompressPostprocessor:  # type: ignore[override]
+        """Rebuild from :meth:`to_dict` data. A ``compressor`` given as data is built the way
+        ``ctxcompress.load_config`` builds one: only registered ctxcompress types, else a ``ConfigError``
+        naming the refused type (raised as such, before any other field is validated)."""
+        merged = {**data, **kwargs}
+        compressor = merged.get("compressor")
+        if isinstance(compressor, Mapping):
+            merged["compressor"] = _compressor_from_config(compressor)
+        return super().from_dict(merged)
+
     @field_validator("compressor", mode="before")
     @classmethod
     def _check_compressor(cls, value: Any) -> Compressor:
         if value is None:
             return default_pipeline()
         if isinstance(value, Mapping):  # from to_dict(): the ctxcompress envelope
-            from ctxcompress import Pipeline
-
-            if value.get("type") in ("ctxcompress.Pipeline", "Pipeline"):
-                return Pipeline.from_dict(value)
-            return Compressor.from_dict(value)
+            return _compressor_from_config(value)
         if not isinstance(value, Compressor):
             raise ValueError(
                 f"compressor must be a ctxcompress Compressor or Pipeline, got {type(value).__name__}; "
@@ -100,7 +107,10 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     @classmethod
     def _check_budget(cls, value: Any) -> Budget:
         if isinstance(value, Mapping):
-            return Budget(**value)
+            try:
+                return Budget(**value)
+            except TypeError as exc:  # unknown or non-string keys: a validation error, not a crash
+                raise ValueError(f"budget must be Budget.to_dict() data, got keys {sorted(map(str, value))}") from exc
         return Budget.coerce(value)  # ConfigError is a ValueError: pydantic reports it
 
     @field_validator("metadata_key")
@@ -206,6 +216,12 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
 
 
 # ---------------------------------------------------------------------- helpers
+def _compressor_from_config(data: Mapping[str, Any]) -> Compressor:
+    """A compressor from its ``to_dict`` data, through ctxcompress's registry of types: nothing that is
+    not a registered type is imported or called (``ctxcompress.ConfigError`` naming it otherwise)."""
+    return Compressor.from_dict(data)
+
+
 def _to_chunks(nodes: list[NodeWithScore]) -> tuple[list[Chunk], dict[str, int], list[NodeWithScore]]:
     """One chunk per text node (unique ids: the node id, else its position); nodes without text pass through."""
     used: set[str] = set()
