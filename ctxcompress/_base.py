@@ -15,9 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._errors import BackendError, ConfigError, InputError
-from ._protocols import Embedder, TokenCounter
+from ._protocols import Embedder, Scorer, TokenCounter, backend_name, call_backend, check_scores, check_vectors
 from ._report import SavingsReport, StageReport, chunk_reports
-from ._types import Budget, Chunk, Span, coerce_chunks
+from ._types import Budget, Chunk, Span, coerce_chunks, validate_call_chunks
 
 __all__ = [
     "SEPARATOR",
@@ -93,32 +93,41 @@ class CallContext:
     passthrough: bool = False
     """True inside a pipeline whose error policy is ``passthrough``."""
     _emb_cache: dict[tuple[int, bool, str], NDArray[np.float32]] = field(default_factory=dict)
+    _emb_dim: dict[int, int] = field(default_factory=dict)
 
     def count(self, text: str) -> int:
         return self.counter.count(text) if text else 0
 
     def embed(self, embedder: Embedder, texts: Sequence[str], *, queries: bool = False) -> NDArray[np.float32]:
-        """Embed ``texts`` once per call: repeated texts and texts seen by an earlier stage are reused."""
+        """Embed ``texts`` once per call: repeated texts and texts seen by an earlier stage are reused.
+
+        Every embedder call of a compressor goes through here: a fault, a wrong shape, a dimension
+        that differs from the embedder's earlier vectors, or a NaN / infinite value raises
+        :class:`BackendError` (so the ``on_error`` policy applies) instead of silently skewing the output.
+        """
         key0 = id(embedder)
         missing = list(dict.fromkeys(t for t in texts if (key0, queries, t) not in self._emb_cache))
         if missing:
             fn = getattr(embedder, "encode_queries", None) if queries else None
-            try:
-                vecs = np.asarray((fn or embedder.encode)(missing), dtype=np.float32)
-            except BackendError:
-                raise
-            except Exception as exc:  # a backend fault: wrap it so the error policy can apply
-                raise BackendError(f"embedder {getattr(embedder, 'name', embedder)!r} failed: {exc}") from exc
-            if vecs.ndim != 2 or vecs.shape[0] != len(missing):
-                raise BackendError(
-                    f"embedder {getattr(embedder, 'name', embedder)!r} returned shape {vecs.shape} "
-                    f"for {len(missing)} texts"
-                )
+            what = f"embedder {backend_name(embedder)!r}" + (" (queries)" if fn is not None else "")
+            vecs = check_vectors(what, call_backend(what, fn or embedder.encode, missing), len(missing))
+            dim = self._emb_dim.setdefault(key0, vecs.shape[1])
+            if vecs.shape[1] != dim:
+                raise BackendError(f"{what} returned vectors of dimension {vecs.shape[1]}, earlier {dim}")
             for t, v in zip(missing, vecs, strict=True):
                 self._emb_cache[(key0, queries, t)] = v
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([self._emb_cache[(key0, queries, t)] for t in texts])
+
+    def score(self, scorer: Scorer, query: str, texts: Sequence[str]) -> NDArray[np.float64]:
+        """``scorer.score(query, texts)``, checked: a fault, a wrong number of scores or a NaN / infinite
+        score raises :class:`BackendError` (so the ``on_error`` policy applies). Every compressor that
+        calls a :class:`~ctxcompress.Scorer` calls it through here."""
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        what = f"scorer {backend_name(scorer)!r}"
+        return check_scores(what, call_backend(what, scorer.score, query, list(texts)), len(texts))
 
 
 # --------------------------------------------------------------------------- text surgery
@@ -409,6 +418,7 @@ class Compressor(ABC):
         return None
 
     def __or__(self, other: Compressor) -> Compressor:
+        validate_call_chunks(sources)
         from ._pipeline import Pipeline
 
         if not isinstance(other, Compressor):

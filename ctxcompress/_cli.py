@@ -3,58 +3,185 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
+import re
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
 from ._base import CompressionResult
-from ._errors import CtxCompressError, InputError
+from ._errors import ConfigError, CtxCompressError, InputError
 from ._types import Budget, Chunk
 
-__all__ = ["main"]
+__all__ = ["main", "parse_budget", "read_chunks"]
+
+
+BUDGET_HELP = (
+    "a whole number is tokens (300); a number with a decimal point or an exponent is a kept fraction "
+    "in (0, 1] (0.25, 1.0, 1e-1); N%% is a percentage (25%%)"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def parse_budget(value: str) -> Budget:
+    """Parse a command-line budget with one rule.
+
+    A whole number (``300``) is a token count; a number with a decimal point or an exponent
+    (``0.25``, ``1.0``, ``1e-1``) is a kept fraction in (0, 1]; ``25%`` is a percentage in (0, 100].
+    Anything else (``1.5``, ``-3``, ``nan``, ``300.0``) raises :class:`InputError`.
+    """
+    text = value.strip()
+    if re.fullmatch(r"\d+", text):
+        return Budget(max_tokens=int(text))
+    if text.endswith("%"):
+        try:
+            pct = float(text[:-1])
+        except ValueError:
+            pct = math.nan
+        if not (math.isfinite(pct) and 0 < pct <= 100):
+            raise InputError(f"invalid budget {value!r}: a percentage must be in (0%, 100%]")
+        return Budget(fraction=pct / 100)
+    try:
+        number = float(text)
+    except ValueError:
+        raise InputError(f"invalid budget {value!r}: tokens (300), a fraction (0.25) or a percentage (25%)") from None
+    if not math.isfinite(number) or not 0 < number <= 1:
+        hint = " (a token count is a whole number without a decimal point)" if number > 1 else ""
+        raise InputError(f"invalid budget {value!r}: a fraction must be in (0, 1]{hint}")
+    return Budget(fraction=number)
 
 
 def _budget(value: str) -> Budget:
     try:
+        return parse_budget(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fraction(value: str) -> float:
+    budget = _budget(value)
+    if budget.fraction is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid budget {value!r}: a kept fraction is needed here (0.25, 1.0 or 25%), not a token count"
+        )
+    return budget.fraction
+
+
+def _price(value: str) -> float:
+    try:
         number = float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid budget {value!r}: tokens (300) or a fraction (0.25)") from exc
-    if 0 < number <= 1 and "." in value:
-        return Budget(fraction=number)
-    if number.is_integer() and number >= 0:
-        return Budget(max_tokens=int(number))
-    raise argparse.ArgumentTypeError(f"invalid budget {value!r}: tokens (300) or a fraction (0.25)")
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"invalid price {value!r}: a finite number >= 0 (dollars per 1M tokens)")
+    return number
 
 
-def read_chunks(stream: TextIO) -> list[Chunk]:
-    """JSON lines: ``{"id", "text", "metadata"}`` objects, JSON strings, or plain text lines."""
+class _NonStandardJSON(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonStandardJSON(f"{name} is not valid JSON")
+
+
+def _decode(raw: bytes | str, where: str) -> str:
+    if isinstance(raw, str):
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates: undecodable bytes read through a text layer
+            raise InputError(f"{where}: not valid UTF-8 (undecodable character at column {exc.start + 1})") from None
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+
+
+def read_chunks(stream: Iterable[bytes | str], *, input_format: str = "jsonl", name: str = "input") -> list[Chunk]:
+    """Read chunks from lines of UTF-8 text (a binary or text stream); blank lines are skipped.
+
+    ``input_format="jsonl"`` (the default): each line is a JSON object ``{"id", "text", "metadata",
+    "score"}`` or a JSON string. ``input_format="text"``: each line is one chunk's text, taken as is.
+    A line that is not valid UTF-8, not valid JSON (``NaN`` and ``Infinity`` included) or not a chunk
+    raises :class:`InputError` naming ``name`` and the line number.
+    """
+    if input_format not in ("jsonl", "text"):
+        raise InputError(f"input_format must be 'jsonl' or 'text', got {input_format!r}")
     chunks: list[Chunk] = []
-    for n, line in enumerate(stream, 1):
+    for n, raw in enumerate(stream, 1):
+        where = f"{name}, line {n}"
+        line = _decode(raw, where)
+        if n == 1:
+            line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
+        if input_format == "text":
+            chunks.append(Chunk(text=line.rstrip("\r\n")))
+            continue
         try:
-            item: Any = json.loads(line)
-        except json.JSONDecodeError:
-            item = line.rstrip("\n")
+            item: Any = json.loads(line.rstrip("\r\n"), parse_constant=_reject_constant)
+        except _NonStandardJSON as exc:
+            raise InputError(f"{where}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{where}: not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}); "
+                "for plain text lines pass --input-format text"
+            ) from None
         if isinstance(item, str):
             chunks.append(Chunk(text=item))
         elif isinstance(item, dict):
             if "text" not in item or not isinstance(item["text"], str):
-                raise InputError(f"line {n}: a chunk object needs a string 'text' field")
-            chunks.append(Chunk.from_dict(item))
+                raise InputError(f"{where}: a chunk object needs a string 'text' field")
+            try:
+                chunks.append(Chunk.from_dict(item))
+            except (InputError, ConfigError, KeyError, TypeError, ValueError) as exc:
+                detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+                raise InputError(f"{where}: invalid chunk: {detail}") from None
         else:
-            raise InputError(f"line {n}: expected a JSON object or string, got {type(item).__name__}")
+            raise InputError(f"{where}: expected a JSON object or string, got {type(item).__name__}")
     return chunks
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats (NaN, Infinity: not JSON) replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _emit(text: str) -> None:
+    """Write ``text`` and a newline to stdout as UTF-8, whatever the locale; never invalid bytes."""
+    data = (text + "\n").encode("utf-8", errors="replace")
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    sys.stdout.flush()
+    buffer.write(data)
+    buffer.flush()
 
 
 def _print_result(res: CompressionResult, args: argparse.Namespace) -> int:
     """Print a result as JSON (chunks with spans, text, report), the Markdown report, or the text."""
     report = res.report.with_price(args.price) if args.price is not None else res.report
     if args.format == "markdown":
-        print(report.to_markdown(per_chunk=True))
+        _emit(report.to_markdown(per_chunk=True))
     elif args.format == "text":
-        print(res.text)
+        _emit(res.text)
     else:
         out = {
             "chunks": [
@@ -70,20 +197,42 @@ def _print_result(res: CompressionResult, args: argparse.Namespace) -> int:
             "text": res.text,
             "report": report.to_dict(),
         }
-        print(json.dumps(out, ensure_ascii=False, indent=None if args.compact else 2, default=str))
+        indent = None if args.compact else 2
+        _emit(json.dumps(_json_safe(out), ensure_ascii=False, allow_nan=False, indent=indent, default=str))
     return 0
+
+
+def _read_input(args: argparse.Namespace) -> list[Chunk]:
+    fmt = args.input_format
+    if args.input:
+        try:
+            with open(args.input, "rb") as fh:
+                chunks = read_chunks(fh, input_format=fmt, name=args.input)
+        except OSError as exc:
+            raise InputError(f"cannot read --input {args.input}: {exc.strerror or exc}") from None
+        source = args.input
+    else:
+        stdin = sys.stdin
+        if stdin is None:
+            raise InputError("no standard input: pass --input FILE")
+        if stdin.isatty():
+            print(
+                "ctxcompress: reading chunks from standard input "
+                f"({'JSON lines' if fmt == 'jsonl' else 'one per line'}; end with Ctrl-D), or pass --input FILE",
+                file=sys.stderr,
+            )
+        chunks = read_chunks(getattr(stdin, "buffer", stdin), input_format=fmt, name="standard input")
+        source = "standard input"
+    if not chunks:
+        raise InputError(f"no chunks in {source}: it is empty or has only blank lines")
+    return chunks
 
 
 def _cmd_compress(args: argparse.Namespace) -> int:
     from ._demo import default_pipeline
     from ._pipeline import load_config
 
-    stream: TextIO = open(args.input, encoding="utf-8") if args.input else sys.stdin  # noqa: SIM115
-    try:
-        chunks = read_chunks(stream)
-    finally:
-        if args.input:
-            stream.close()
+    chunks = _read_input(args)
     comp = load_config(args.config) if args.config else default_pipeline()
     res = comp.compress(chunks, query=args.query, budget=args.budget, counter=args.model or args.counter)
     return _print_result(res, args)
@@ -93,8 +242,13 @@ def _cmd_kg(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from ._kg import KGSchemaPruner
+    from ._kg import KGSchemaPruner, load_graph
 
+    try:  # read (and keep in load_graph's cache) up front, so that an unreadable file is one clear error
+        load_graph(args.graph)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error, csv.Error) as exc:
+        detail = f"not valid UTF-8 text ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else exc
+        raise InputError(f"cannot read --graph {', '.join(args.graph)}: {detail}") from None
     cache: str | None = None
     if not args.no_index_cache:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -125,25 +279,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ctxcompress", description="Compress retrieved context for LLMs, offline.")
+    p = _Parser(prog="ctxcompress", description="Compress retrieved context for LLMs, offline.")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="retrieve from a FAISS index over an embedded sample, compress, show savings")
-    d.add_argument("--budget", type=float, default=0.25, help="kept fraction of the retrieved tokens (0.25)")
+    d.add_argument(
+        "--budget", type=_fraction, default=0.25, help="kept fraction of the retrieved tokens: 0.25 (default) or 25%%"
+    )
     d.add_argument("-k", type=int, default=10, help="passages retrieved per question (10)")
     d.add_argument("--model", default=None, help="target LLM or encoding for token counts (default o200k_base)")
     d.add_argument("--config", default=None, help="YAML/JSON pipeline configuration to use instead of the default")
     d.set_defaults(func=_cmd_demo)
 
-    c = sub.add_parser("compress", help="compress JSON-lines chunks from stdin and print JSON")
+    c = sub.add_parser(
+        "compress",
+        help="compress JSON-lines chunks from stdin (or --input) and print JSON",
+        description="Read chunks (JSON lines by default) from standard input or --input, compress them for "
+        "--query, print JSON. Every line must be valid UTF-8; a line that is not valid JSON is an error "
+        "(exit 2) unless --input-format text is given. Empty input is an error.",
+    )
     c.add_argument("--query", required=True, help="the question the context must answer")
-    c.add_argument("--budget", type=_budget, default=None, help="max tokens (300) or kept fraction (0.25)")
+    c.add_argument("--budget", type=_budget, default=None, help=BUDGET_HELP)
     c.add_argument("--model", default=None, help="target LLM for exact token counts (gpt-4o, gpt-4, ...)")
     c.add_argument("--counter", default=None, help="token counter: o200k_base, cl100k_base, approx, tokenizer.json")
     c.add_argument("--config", default=None, help="YAML/JSON pipeline configuration (default: fuse + filter)")
     c.add_argument("--input", default=None, help="read chunks from this file instead of stdin")
+    c.add_argument(
+        "--input-format",
+        choices=("jsonl", "text"),
+        default="jsonl",
+        help='jsonl (default): one {"id", "text", "metadata", "score"} object or JSON string per line; '
+        "text: each non-blank line is one chunk, taken as is",
+    )
     c.add_argument("--format", choices=("json", "markdown", "text"), default="json")
-    c.add_argument("--price", type=float, default=None, help="price per 1M input tokens, to report cost saved")
+    c.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     c.add_argument("--compact", action="store_true", help="one-line JSON")
     c.set_defaults(func=_cmd_compress)
 
@@ -160,11 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--embedder", default=None, help="embedder spec (default: the local all-MiniLM-L6-v2)")
     k.add_argument("--index-cache", default=None, help="folder for node-name embeddings (~/.cache/ctxcompress/kg)")
     k.add_argument("--no-index-cache", action="store_true", help="do not keep node-name embeddings on disk")
-    k.add_argument("--budget", type=_budget, default=None, help="max tokens (300) or kept fraction (0.25)")
+    k.add_argument("--budget", type=_budget, default=None, help=BUDGET_HELP)
     k.add_argument("--model", default=None, help="target LLM for exact token counts (gpt-4o, gpt-4, ...)")
     k.add_argument("--counter", default=None, help="token counter: o200k_base, cl100k_base, approx, tokenizer.json")
     k.add_argument("--format", choices=("json", "markdown", "text"), default="json")
-    k.add_argument("--price", type=float, default=None, help="price per 1M input tokens, to report cost saved")
+    k.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     k.add_argument("--compact", action="store_true", help="one-line JSON")
     k.set_defaults(func=_cmd_kg)
     return p

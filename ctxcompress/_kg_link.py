@@ -36,9 +36,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._deps import require
-from ._errors import BackendError, MissingDependencyError
+from ._errors import MissingDependencyError
 from ._kg_graph import check_graph, relation_matches
-from ._protocols import Embedder
+from ._protocols import Embedder, backend_name, call_backend, check_vectors
 
 __all__ = ["ENTITY_PROMPT", "Link", "NodeIndex", "clear_indexes", "get_index", "parse_entities"]
 
@@ -422,17 +422,20 @@ class NodeIndex:
     ) -> list[Link]:
         """Link ``question`` to nodes: exact n-grams, then embedded n-grams, then the whole question.
 
-        ``embed=False``: exact matches only (no model call).
+        Each node is linked once, at its first mention (a question may name an entity twice, e.g. an
+        answer option listed twice). ``embed=False``: exact matches only (no model call).
         """
         toks = _tokens(question)
         links: list[Link] = []
         taken = [False] * len(toks)
         for node, i, j in self.exact(question):
-            n, name, kind = self.info(node)
-            s, e = toks[i].start, toks[j - 1].end
-            links.append(Link(n, name, kind, question[s:e], 1.0, "exact", s, e))
             for t in range(i, j):
                 taken[t] = True
+            n, name, kind = self.info(node)
+            if any(lk.node == n for lk in links):
+                continue
+            s, e = toks[i].start, toks[j - 1].end
+            links.append(Link(n, name, kind, question[s:e], 1.0, "exact", s, e))
         # fuzzy: embed the n-grams that do not overlap an exact match
         cands: list[tuple[int, int]] = []
         for length in range(MIN_FUZZY_WORDS, min(MAX_NGRAM, len(toks)) + 1):
@@ -506,15 +509,8 @@ class NodeIndex:
 def _encode(embedder: Embedder, texts: list[str]) -> NDArray[np.float32]:
     if not texts:
         return np.zeros((0, 0), np.float32)
-    try:
-        vecs = np.asarray(embedder.encode(texts), dtype=np.float32)
-    except BackendError:
-        raise
-    except Exception as exc:
-        raise BackendError(f"embedder {getattr(embedder, 'name', embedder)!r} failed: {exc}") from exc
-    if vecs.ndim != 2 or vecs.shape[0] != len(texts):
-        raise BackendError(f"embedder returned shape {vecs.shape} for {len(texts)} texts")
-    return vecs
+    what = f"embedder {backend_name(embedder)!r}"
+    return check_vectors(what, call_backend(what, embedder.encode, texts), len(texts))
 
 
 # --------------------------------------------------------------------------- index cache

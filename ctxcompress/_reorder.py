@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ._base import CallContext, Compressor, OnError, join_text, validate_choice
+from ._base import CallContext, Compressor, OnError, fit_to_budget, join_text, validate_choice
 from ._protocols import Embedder
 from ._relevance import chunk_title
 from ._types import Chunk
@@ -29,7 +29,8 @@ class LongContextReorder(Compressor):
 
     Relevance is the chunk's retriever ``score`` when ``use_scores`` is true and every chunk has
     one, otherwise the embedding cosine to the query. Text is not changed. Under a token budget,
-    the least relevant whole chunks are dropped first (then the hard cap applies).
+    the least relevant whole chunks are dropped first; when not even the most relevant one fits,
+    its head (cut at a sentence, then word, boundary) is kept.
     """
 
     def __init__(
@@ -70,6 +71,6 @@ class LongContextReorder(Compressor):
             for c in ranked:
                 if ctx.count(join_text([*kept, c])) <= cap:
                     kept.append(c)
-            if kept:
-                ranked = kept
+            # no whole chunk fits: the head of the most relevant one (nothing under a cap of 0)
+            ranked = kept or fit_to_budget(ranked[:1], cap, ctx.count)[0]
         return edge_order(ranked)

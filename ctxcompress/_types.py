@@ -31,6 +31,16 @@ class Span:
     verbatim: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.source_id, str):
+            raise InputError(f"Span.source_id must be a str, got {type(self.source_id).__name__}")
+        for name in ("start", "end", "out_start", "out_end"):
+            value = getattr(self, name)
+            if type(value) is not int:
+                if isinstance(value, bool) or not hasattr(value, "__index__"):
+                    raise InputError(f"Span.{name} must be an int, got {value!r}")
+                object.__setattr__(self, name, int(value))  # a numpy integer
+        if not isinstance(self.verbatim, bool):
+            raise InputError(f"Span.verbatim must be True or False, got {self.verbatim!r}")
         if not (0 <= self.start <= self.end) or not (0 <= self.out_start <= self.out_end):
             raise InputError(f"invalid span offsets: {self!r}")
         if self.verbatim and (self.end - self.start) != (self.out_end - self.out_start):
@@ -48,14 +58,26 @@ class Span:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Span:
+        """A span from its :meth:`to_dict` form; a missing or mistyped field raises :class:`InputError`."""
+        if not isinstance(data, Mapping):
+            raise InputError(f"a span must be a mapping with {', '.join(_SPAN_FIELDS)}; got {type(data).__name__}")
+        missing = [k for k in _SPAN_FIELDS if k not in data]
+        if missing:
+            raise InputError(f"a span needs the field(s) {', '.join(map(repr, missing))}; got keys {sorted(data)}")
+        source_id = data["source_id"]
+        if isinstance(source_id, int) and not isinstance(source_id, bool):
+            source_id = str(source_id)  # chunk ids given as numbers become strings too
         return cls(
-            source_id=str(data["source_id"]),
-            start=int(data["start"]),
-            end=int(data["end"]),
-            out_start=int(data["out_start"]),
-            out_end=int(data["out_end"]),
-            verbatim=bool(data.get("verbatim", True)),
+            source_id=source_id,
+            start=data["start"],
+            end=data["end"],
+            out_start=data["out_start"],
+            out_end=data["out_end"],
+            verbatim=data.get("verbatim", True),
         )
+
+
+_SPAN_FIELDS = ("source_id", "start", "end", "out_start", "out_end")
 
 
 def _freeze(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -94,7 +116,13 @@ class Chunk:
             except (TypeError, ValueError) as exc:
                 raise InputError(f"Chunk.score must be a number or None, got {self.score!r}") from exc
             object.__setattr__(self, "score", score)
-        object.__setattr__(self, "spans", tuple(self.spans))
+        if isinstance(self.spans, (str, bytes, Mapping)) or not isinstance(self.spans, Iterable):
+            raise InputError(f"Chunk.spans must be a sequence of Span, got {type(self.spans).__name__}")
+        spans = tuple(self.spans)
+        for sp in spans:
+            if not isinstance(sp, Span):
+                raise InputError(f"Chunk.spans must hold Span objects, got {type(sp).__name__}")
+        object.__setattr__(self, "spans", spans)
 
     # pickling (MappingProxyType is not picklable): store a plain dict
     def __getstate__(self) -> dict[str, Any]:
@@ -183,28 +211,52 @@ class Chunk:
     def from_dict(cls, data: Mapping[str, Any]) -> Chunk:
         if "text" not in data:
             raise InputError(f"a chunk needs a 'text' field, got keys {sorted(data)}")
+        raw_spans = data.get("spans") or ()
+        if isinstance(raw_spans, (str, bytes, Mapping)) or not isinstance(raw_spans, Iterable):
+            raise InputError(f"a chunk's 'spans' must be a list of spans, got {type(raw_spans).__name__}")
+        spans: list[Span] = []
+        for n, item in enumerate(raw_spans):
+            try:
+                spans.append(Span.from_dict(item))
+            except InputError as exc:
+                raise InputError(f"chunk {data.get('id')!r}, spans[{n}]: {exc}") from None
         return cls(
             text=data["text"],
             id=None if data.get("id") is None else str(data["id"]),
             metadata=data.get("metadata") or {},
             score=data.get("score"),
-            spans=tuple(Span.from_dict(s) for s in data.get("spans") or ()),
+            spans=tuple(spans),
         )
 
 
 def coerce_chunks(chunks: Iterable[Chunk | str | Mapping[str, Any]] | None) -> list[Chunk]:
     """Normalise user input into a list of chunks with unique ids.
 
-    Accepts :class:`Chunk`, plain strings and ``{"text", "id", "metadata", "score"}`` mappings.
-    Chunks without an id get their position (``"0"``, ``"1"``, ...). Duplicate ids raise
-    :class:`InputError`. The caller's objects are never modified (chunks are immutable).
+    Accepts an iterable (a list, a tuple, a generator) of :class:`Chunk`, plain strings and
+    ``{"text", "id", "metadata", "score"}`` mappings. Chunks without an id get their position
+    (``"0"``, ``"1"``, ...). Duplicate ids raise :class:`InputError`. A single string, chunk or
+    mapping, bytes, and anything that is not iterable raise :class:`InputError` (a string is not
+    taken as one chunk: iterating it would give characters; wrap it in a list). The caller's
+    objects are never modified (chunks are immutable).
     """
     if chunks is None:
         return []
     if isinstance(chunks, (str, Chunk)):
-        raise InputError("compress() takes a list of chunks, not a single chunk or string")
+        raise InputError(
+            f"compress() takes a list of chunks, not a single {type(chunks).__name__}: wrap it in a list, [chunk]"
+        )
+    if isinstance(chunks, Mapping):
+        raise InputError("compress() takes a list of chunks, not a single mapping: wrap it in a list, [{'text': ...}]")
+    if isinstance(chunks, (bytes, bytearray, memoryview)):
+        raise InputError("compress() takes a list of chunks, not bytes: decode the text and wrap it in a list")
+    try:
+        items = iter(chunks)
+    except TypeError:
+        raise InputError(
+            f"compress() takes a list of chunks (Chunk, str or mappings), got {type(chunks).__name__}"
+        ) from None
     out: list[Chunk] = []
-    for i, item in enumerate(chunks):
+    for i, item in enumerate(items):
         if isinstance(item, Chunk):
             c = item
         elif isinstance(item, str):
@@ -290,3 +342,81 @@ class Budget:
 
 def texts_of(chunks: Sequence[Chunk]) -> list[str]:
     return [c.text for c in chunks]
+
+
+# --------------------------------------------------------------------------- checks at the API boundary
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _merged_entry(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and isinstance(value.get("source_id"), str)
+        and _is_int(value.get("start"))
+        and _is_int(value.get("end"))
+        and (value.get("similarity") is None or _is_number(value.get("similarity")))
+    )
+
+
+RESERVED_METADATA: dict[str, tuple[str, Any]] = {
+    "ctxcompress.merged": (
+        "a list of {source_id: str, start: int, end: int, similarity: number} mappings",
+        lambda v: _is_list(v) and all(_merged_entry(e) for e in v),
+    ),
+    "ctxcompress.section": ("a str (a section label such as '1.2')", lambda v: isinstance(v, str)),
+    "ctxcompress.source": ("a str (a source chunk id)", lambda v: isinstance(v, str)),
+    "ctxcompress.abstractive": ("True or False", lambda v: isinstance(v, bool)),
+    "ctxcompress.summarised": (
+        "a list of str (source chunk ids)",
+        lambda v: _is_list(v) and all(isinstance(e, str) for e in v),
+    ),
+    "ctxcompress.faithfulness": ("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1),
+}
+"""The ``ctxcompress.*`` metadata keys that compressors write and read back, with the type each must have."""
+
+
+def validate_call_chunks(chunks: Sequence[Chunk]) -> None:
+    """Check the chunks of one ``compress`` call (ids already assigned): reserved metadata types and spans.
+
+    Reserved metadata: each key of :data:`RESERVED_METADATA` a chunk carries has the type described there.
+
+    Spans: a chunk given with ``spans`` (e.g. the output of an earlier call) must describe its own text
+    in terms of chunks of *this* call: every span points at a chunk of the call that has no spans itself
+    (a source), its source range lies inside that chunk's text, its output range inside this chunk's
+    text, and a verbatim span's two substrings are equal. Otherwise provenance in the result would point
+    at text the result does not hold. Raises :class:`InputError` naming the chunk and the problem.
+    """
+    by_id = {c.id: c for c in chunks}
+    for c in chunks:
+        for key, (expected, ok) in RESERVED_METADATA.items():
+            if key in c.metadata and not ok(c.metadata[key]):
+                raise InputError(
+                    f"chunk {c.id!r}: metadata[{key!r}] is reserved by ctxcompress and must be {expected}, "
+                    f"got {c.metadata[key]!r}"
+                )
+        for n, sp in enumerate(c.spans):
+            where = f"chunk {c.id!r}, spans[{n}]"
+            src = by_id.get(sp.source_id)
+            if src is None:
+                raise InputError(
+                    f"{where} points at {sp.source_id!r}, which is not a chunk of this call: a span must describe "
+                    "the chunk's text in terms of a source chunk passed in the same call (pass that source too, "
+                    "or drop the spans with chunk.replace(spans=()))"
+                )
+            if src.spans:
+                raise InputError(f"{where} points at {sp.source_id!r}, which has spans itself: point at its source")
+            if sp.end > len(src.text):
+                raise InputError(f"{where}: source range [{sp.start}, {sp.end}) is outside {sp.source_id!r}'s text")
+            if sp.out_end > len(c.text):
+                raise InputError(f"{where}: output range [{sp.out_start}, {sp.out_end}) is outside the chunk's text")
+            if sp.verbatim and src.text[sp.start : sp.end] != c.text[sp.out_start : sp.out_end]:
+                raise InputError(f"{where} is verbatim but {sp.source_id!r}[{sp.start}:{sp.end}] differs from the text")

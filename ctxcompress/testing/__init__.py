@@ -11,7 +11,7 @@ Every compressor shipped with ctxcompress passes :class:`CompressorConformance`.
 from __future__ import annotations
 
 from ._conformance import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance
-from ._fakes import FailingEmbedder, FakeEmbedder, FakeLLM, WhitespaceCounter
+from ._fakes import FailingEmbedder, FakeEmbedder, FakeLLM, FakeScorer, FaultyEmbedder, FaultyScorer, WhitespaceCounter
 
 __all__ = [
     "SAMPLE_CHUNKS",
@@ -20,5 +20,8 @@ __all__ = [
     "FailingEmbedder",
     "FakeEmbedder",
     "FakeLLM",
+    "FakeScorer",
+    "FaultyEmbedder",
+    "FaultyScorer",
     "WhitespaceCounter",
 ]

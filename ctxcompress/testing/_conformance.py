@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .._base import CompressionResult, Compressor
 from .._errors import InputError
@@ -65,11 +65,20 @@ SAMPLE_CHUNKS: tuple[Chunk, ...] = (
 )
 
 
+_CUT_WARNING = "output cut"
+"""What the base class (``Compressor.compress``) and a nested ``Pipeline`` say when they cut an overrun."""
+
+
+def _all_warnings(res: CompressionResult) -> list[str]:
+    return [*res.report.warnings, *(w for st in res.report.stages for w in st.warnings)]
+
+
 class CompressorConformance:
     """Subclass as ``TestMyCompressor(CompressorConformance)`` and implement :meth:`make_compressor`.
 
     Override :meth:`sample_chunks` / :attr:`query` for compressors that need other input, and
-    :attr:`budgets` for the budgets the suite checks. Tests use a whitespace token counter so they
+    :attr:`budgets` for the budgets the suite checks, and :attr:`honours_budget` for a compressor
+    that relies on the base class to cut its output to the budget. Tests use a whitespace token counter so they
     run without tiktoken; set :attr:`counter` to check with another one.
     """
 
@@ -78,6 +87,11 @@ class CompressorConformance:
     counter: Any = WhitespaceCounter()
     #: False for abstractive compressors (summaries): skips the verbatim checks
     verbatim: bool = True
+    #: False for a compressor that leaves budgets to the base class's final cut (see
+    #: :func:`ctxcompress.fit_to_budget`; the report then warns "output cut ..."). True (the default)
+    #: makes :meth:`test_budget_holds` check that the compressor's own selection meets every budget,
+    #: counting the rendered text as :meth:`Compressor.compress` does (separators included).
+    honours_budget: ClassVar[bool] = True
 
     def make_compressor(self) -> Compressor:
         raise NotImplementedError("return the compressor under test")
@@ -118,6 +132,12 @@ class CompressorConformance:
             if cap is not None:
                 assert res.report.tokens_out <= cap, (budget, res.report.tokens_out)
                 assert self.counter.count(res.text) <= cap
+            if self.honours_budget:
+                cuts = [w for w in _all_warnings(res) if _CUT_WARNING in w]
+                assert not cuts, (
+                    f"{type(comp).__name__} overran {budget}: the base class had to cut its output ({cuts[0]!r}); "
+                    "select under the cap itself, or set honours_budget = False"
+                )
 
     def test_ids_metadata_and_scores_kept(self) -> None:
         chunks = self.sample_chunks()

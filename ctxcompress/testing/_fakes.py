@@ -12,7 +12,15 @@ from numpy.typing import NDArray
 from .._errors import BackendError
 from .._tokens import WhitespaceCounter
 
-__all__ = ["FailingEmbedder", "FakeEmbedder", "FakeLLM", "WhitespaceCounter"]
+__all__ = [
+    "FailingEmbedder",
+    "FakeEmbedder",
+    "FakeLLM",
+    "FakeScorer",
+    "FaultyEmbedder",
+    "FaultyScorer",
+    "WhitespaceCounter",
+]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -63,6 +71,79 @@ class FailingEmbedder:
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         raise BackendError(self.message)
+
+
+FAULTS = ("raise", "short", "nan", "inf", "shape")
+"""The ways :class:`FaultyScorer` and :class:`FaultyEmbedder` misbehave."""
+
+
+def _check_fault(fault: str) -> str:
+    if fault not in FAULTS:
+        raise ValueError(f"fault must be one of {FAULTS}, got {fault!r}")
+    return fault
+
+
+class FakeScorer:
+    """A :class:`~ctxcompress.Scorer`: the number of query words each text contains. Deterministic."""
+
+    name = "fake-overlap"
+
+    def score(self, query: str, texts: Sequence[str]) -> NDArray[np.float64]:
+        q = set(_WORD.findall(query.lower()))
+        return np.array([float(len(q & set(_WORD.findall(t.lower())))) for t in texts], dtype=np.float64)
+
+
+class FaultyScorer:
+    """A scorer that misbehaves, to test that compressors turn it into ``BackendError``:
+    ``"raise"`` (a plain ``RuntimeError``), ``"short"`` (one score too few), ``"nan"`` / ``"inf"``
+    (a non-finite score), ``"shape"`` (an ``(n, 1)`` column instead of ``n`` scores)."""
+
+    def __init__(self, fault: str = "raise") -> None:
+        self.fault = _check_fault(fault)
+
+    @property
+    def name(self) -> str:
+        return f"faulty-{self.fault}"
+
+    def score(self, query: str, texts: Sequence[str]) -> NDArray[np.float64]:
+        if self.fault == "raise":
+            raise RuntimeError("scorer exploded")
+        out = FakeScorer().score(query, texts)
+        if self.fault == "short":
+            return out[:-1]
+        if self.fault in ("nan", "inf"):
+            out[len(out) // 2] = np.nan if self.fault == "nan" else np.inf
+            return out
+        return out[:, None]
+
+
+class FaultyEmbedder(FakeEmbedder):
+    """An embedder that misbehaves (see :class:`FaultyScorer` for ``fault``; ``"short"`` returns one
+    row too few and ``"shape"`` one dimension more for queries than for texts)."""
+
+    def __init__(self, fault: str = "raise", dim: int = 64) -> None:
+        super().__init__(dim)
+        self.fault = _check_fault(fault)
+
+    @property
+    def name(self) -> str:
+        return f"faulty-{self.fault}"
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if self.fault == "raise":
+            raise RuntimeError("embedder exploded")
+        out = super().encode(texts)
+        if self.fault == "short":
+            return out[:-1]
+        if self.fault in ("nan", "inf"):
+            out[len(out) // 2, 0] = np.nan if self.fault == "nan" else np.inf
+        return out
+
+    def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        out = self.encode(texts)
+        if self.fault == "shape":
+            return np.hstack([out, np.zeros((len(out), 1), dtype=np.float32)])
+        return out
 
 
 class FakeLLM:

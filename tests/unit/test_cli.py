@@ -26,7 +26,7 @@ CONFIG = {
 LINES = [
     json.dumps({"id": "a", "text": "Paris is the capital of France. It has many museums.", "metadata": {"lang": "en"}}),
     json.dumps("Berlin is the capital of Germany. It is large."),
-    "A plain text line about bananas and their yellow colour.",
+    json.dumps("A JSON string line about bananas and their yellow colour."),
     "",
 ]
 
@@ -38,11 +38,19 @@ def _run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, ar
     return rc, out.out, out.err
 
 
-def test_read_chunks_accepts_objects_strings_and_plain_lines() -> None:
+def test_read_chunks_accepts_objects_and_strings() -> None:
     chunks = read_chunks(io.StringIO("\n".join(LINES)))
     assert [c.id for c in chunks] == ["a", None, None]
     assert chunks[0].metadata["lang"] == "en"
-    assert chunks[2].text.startswith("A plain text line")
+    assert chunks[2].text.startswith("A JSON string line")
+    binary = read_chunks(io.BytesIO(("\n".join(LINES)).encode("utf-8")))
+    assert [c.text for c in binary] == [c.text for c in chunks]
+
+
+def test_read_chunks_plain_text_only_when_asked() -> None:
+    text = "A plain text line about bananas.\n\n{not json either\n"
+    chunks = read_chunks(io.StringIO(text), input_format="text")
+    assert [c.text for c in chunks] == ["A plain text line about bananas.", "{not json either"]
 
 
 def test_compress_prints_chunks_and_report(

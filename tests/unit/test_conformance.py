@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ctxcompress import Compressor, LongContextReorder, Pipeline, RedundancyFusion, RelevanceFilter
+import pytest
+
+from ctxcompress import Chunk, Compressor, LongContextReorder, Pipeline, RedundancyFusion, RelevanceFilter
+from ctxcompress._base import CallContext
 from ctxcompress.testing import CompressorConformance, FakeEmbedder
 
 
@@ -22,6 +25,9 @@ class TestRelevanceFilterWindow(CompressorConformance):
 
 
 class TestRedundancyFusion(CompressorConformance):
+    # fusion merges near-duplicates and selects nothing: a cap below the fused text is the base class's cut
+    honours_budget = False
+
     def make_compressor(self) -> Compressor:
         return RedundancyFusion(embedder=FakeEmbedder(), similarity_threshold=0.5)
 
@@ -40,3 +46,26 @@ class TestPipeline(CompressorConformance):
                 ("reorder", LongContextReorder(embedder=FakeEmbedder())),
             ]
         )
+
+
+# --------------------------------------------------------------------------- the suite itself can fail
+class _Overrun(Compressor):
+    """Returns its input whatever the budget, so the base class has to cut it."""
+
+    def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
+        return list(chunks)
+
+
+class _OverrunSuite(CompressorConformance):
+    def make_compressor(self) -> Compressor:
+        return _Overrun()
+
+
+class _ExemptOverrunSuite(_OverrunSuite):
+    honours_budget = False
+
+
+def test_budget_check_flags_a_compressor_that_leaves_its_budget_to_the_base_class() -> None:
+    with pytest.raises(AssertionError, match="output cut"):
+        _OverrunSuite().test_budget_holds()
+    _ExemptOverrunSuite().test_budget_holds()  # the final cut still holds every cap

