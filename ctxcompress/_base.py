@@ -378,6 +378,7 @@ class Compressor(ABC):
         if not isinstance(query, str):
             raise InputError(f"query must be a str, got {type(query).__name__}")
         sources = coerce_chunks(chunks)
+        validate_call_chunks(sources)
         budget_obj = Budget.coerce(budget)
         ctx = CallContext(counter=get_counter(counter), sources=tuple(sources))
         t0 = time.perf_counter()
@@ -418,7 +419,6 @@ class Compressor(ABC):
         return None
 
     def __or__(self, other: Compressor) -> Compressor:
-        validate_call_chunks(sources)
         from ._pipeline import Pipeline
 
         if not isinstance(other, Compressor):
