@@ -154,10 +154,7 @@ class RelevanceFilter(Compressor):
             # nothing to be relevant to: prefer earlier units, keep the original order stable
             return -np.arange(len(units), dtype=np.float64)
         if not isinstance(self.scorer, str):
-            custom: NDArray[np.float64] = np.asarray(
-                self.scorer.score(query, [u.text for u in units]), dtype=np.float64
-            )
-            return custom
+            return ctx.score(self.scorer, query, [u.text for u in units])
         if self.scorer == "bm25":
             return self._bm25(query, units, titles)
         texts = [f"{titles[u.chunk]}: {u.text}" if titles[u.chunk] else u.text for u in units]
