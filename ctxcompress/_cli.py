@@ -40,21 +40,17 @@ def parse_budget(value: str) -> Budget:
     Anything else (``1.5``, ``-3``, ``nan``, ``300.0``) raises :class:`InputError`.
     """
     text = value.strip()
-    if re.fullmatch(r"\d+", text):
+    if re.fullmatch(r"[0-9]+", text):
         return Budget(max_tokens=int(text))
-    if text.endswith("%"):
-        try:
-            pct = float(text[:-1])
-        except ValueError:
-            pct = math.nan
-        if not (math.isfinite(pct) and 0 < pct <= 100):
+    if re.fullmatch(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)%", text):
+        pct = float(text[:-1])
+        if not 0 < pct <= 100:
             raise InputError(f"invalid budget {value!r}: a percentage must be in (0%, 100%]")
         return Budget(fraction=pct / 100)
-    try:
-        number = float(text)
-    except ValueError:
-        raise InputError(f"invalid budget {value!r}: tokens (300), a fraction (0.25) or a percentage (25%)") from None
-    if not math.isfinite(number) or not 0 < number <= 1:
+    if not re.fullmatch(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text):
+        raise InputError(f"invalid budget {value!r}: tokens (300), a fraction (0.25) or a percentage (25%)")
+    number = float(text)
+    if not 0 < number <= 1:
         hint = " (a token count is a whole number without a decimal point)" if number > 1 else ""
         raise InputError(f"invalid budget {value!r}: a fraction must be in (0, 1]{hint}")
     return Budget(fraction=number)

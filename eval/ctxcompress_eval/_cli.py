@@ -8,6 +8,10 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+from ctxcompress import CtxCompressError
+from ctxcompress._cli import parse_budget
 
 from ._data import DATASETS
 
@@ -25,12 +29,51 @@ example:
 """
 
 
-def _floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x.strip()]
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _budgets(text: str) -> list[float]:
+    """Kept fractions, with the rule of ``ctxcompress --budget``: 0.25, 1.0, 1e-1 or 25%; no token counts."""
+    out: list[float] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        try:
+            budget = parse_budget(item)
+        except CtxCompressError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if budget.fraction is None:
+            raise argparse.ArgumentTypeError(
+                f"invalid budget {item!r}: budgets here are kept fractions (0.25, 1.0 or 25%), not token counts"
+            )
+        out.append(budget.fraction)
+    if not out:
+        raise argparse.ArgumentTypeError("no budgets given: e.g. 0.5,0.25")
+    return out
 
 
 def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid list of whole numbers {text!r}: e.g. 10,20") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"invalid list {text!r}: whole numbers >= 1, e.g. 10,20")
+    return out
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: a whole number >= 1")
+    return value
 
 
 def _names(text: str) -> list[str]:
@@ -38,7 +81,7 @@ def _names(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="ctxcompress-eval",
         description="Evaluate context compressors against each other at matched token budgets.",
         epilog=EPILOG.format(datasets=", ".join(DATASETS)),
@@ -55,22 +98,40 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", default=os.environ.get("CTXCOMPRESS_DATA_DIR", "../shared/data"))
     r.add_argument("--methods", default="ctxcompress,random,none", help="comma-separated method names")
     r.add_argument("--config", action="append", default=[], help="a pipeline YAML/JSON file to evaluate (repeatable)")
-    r.add_argument("--budgets", default="0.5,0.25", help="kept fractions, e.g. 0.5,0.25")
-    r.add_argument("--limit", type=int, default=None, help="first N questions of each data set")
     r.add_argument(
-        "--sample", type=int, default=None, help="a seeded random sample of N questions instead of the first N"
+        "--budgets",
+        type=_budgets,
+        default=[0.5, 0.25],
+        help="comma-separated kept fractions in (0, 1]: a decimal point or an exponent (0.25, 1.0, 1e-1) or a "
+        "percentage (25%%); whole numbers are token counts, which are not accepted here (default 0.5,0.25)",
+    )
+    r.add_argument("--limit", type=_positive, default=None, help="first N questions of each data set")
+    r.add_argument(
+        "--sample", type=_positive, default=None, help="a seeded random sample of N questions instead of the first N"
+    )
+    r.add_argument(
+        "--titles",
+        choices=("metadata", "text", "none"),
+        default="metadata",
+        help="passage titles: chunk metadata only (default), written into every passage's text, or none",
+    )
+    r.add_argument(
+        "--split",
+        choices=("report", "tune", "all"),
+        default="report",
+        help="the declared reporting questions (default), the tuning questions, or all",
     )
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--records", default=None, help="record store folder (default OUT/records); share it to reuse runs")
     r.add_argument("--counter", "--model", dest="counter", default="o200k_base", help="token counter / target model")
     r.add_argument("--embedder", default="st", help="embedder for every method: st (MiniLM), onnx, default, fake, ...")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--workers", type=_positive, default=1)
     r.add_argument("--engine", choices=("local", "ray"), default="local")
-    r.add_argument("--retrieval-k", default="10", help="top-k for retrieval-built sets, e.g. 10,20")
+    r.add_argument("--retrieval-k", type=_ints, default=[10], help="top-k for retrieval-built sets, e.g. 10,20")
     r.add_argument("--reader", default=None, help="optional reader LLM: smollm2, hf:<folder>, <module>:<attr>")
     r.add_argument("--memory", choices=("rss", "tracemalloc", "off"), default="rss")
-    r.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime threads per process (default 1)")
+    r.add_argument("--threads", type=_positive, default=1, help="torch / ONNX Runtime threads per process (default 1)")
     r.add_argument(
         "--embed-cache",
         action="store_true",
@@ -91,10 +152,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; a usage or input error is one line on stderr and exit status 2."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args, argv)
+    except (CtxCompressError, ValueError, OSError, ImportError, RuntimeError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"ctxcompress-eval: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _check_run_args(args: argparse.Namespace, methods: list[str]) -> None:
+    """Cheap checks before models load: method names known, data folder present for named data sets."""
+    from ._methods import expand_method_names, list_methods
+
+    known = list_methods()
+    for name in expand_method_names(methods):
+        if name not in known and not name.startswith(("config:", "ctxcompress:")):
+            raise ValueError(f"unknown method {name!r}; `ctxcompress-eval methods` lists them")
+        if name.startswith("config:") and not Path(name.partition(":")[2]).is_file():
+            raise ValueError(f"configuration file {name.partition(':')[2]!r} does not exist")
+    for spec in _names(args.dataset):
+        if spec.partition("@")[0] in DATASETS and not Path(args.data_dir).is_dir():
+            raise ValueError(f"data folder {args.data_dir} does not exist (pass --data-dir, e.g. ../shared/data)")
+
+
+def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.command == "methods":
         from ._methods import list_methods
 
@@ -113,10 +199,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._runner import RunConfig, run
 
     methods = _names(args.methods) + [f"config:{p}" for p in args.config]
+    if not methods:
+        raise ValueError("no methods given: e.g. --methods ctxcompress,random,none")
+    _check_run_args(args, methods)
     cfg = RunConfig(
         datasets=_names(args.dataset),
         methods=methods,
-        budgets=_floats(args.budgets),
+        budgets=args.budgets,
         out=Path(args.out),
         data_dir=args.data_dir,
         records=Path(args.records) if args.records else None,
@@ -126,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         workers=args.workers,
         engine=args.engine,
-        retrieval_k=_ints(args.retrieval_k),
+        retrieval_k=args.retrieval_k,
         reader=args.reader,
         memory=args.memory,
         fresh=args.fresh,
@@ -136,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         embed_cache=args.embed_cache,
         rescore=args.rescore,
         sample=args.sample,
+        titles=args.titles,
+        split=args.split,
         command="ctxcompress-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
     run(cfg)

@@ -242,7 +242,10 @@ def test_budget_rule(text: str, budget: Budget) -> None:
     assert got.fraction == pytest.approx(budget.fraction) if budget.fraction else got.fraction is None
 
 
-@pytest.mark.parametrize("text", ["1.5", "300.0", "1e2", "0.0", "-3", "nan", "inf", "0%", "150%", "lots", "", "3x"])
+BAD_BUDGETS = ["1.5", "300.0", "1e2", "0.0", "-3", "nan", "inf", "0%", "150%", "lots", "", "3x", "١٢", "1_000", "0x10"]
+
+
+@pytest.mark.parametrize("text", BAD_BUDGETS)
 def test_budget_rule_refuses(text: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(InputError, match="invalid budget"):
         parse_budget(text)
