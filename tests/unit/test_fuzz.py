@@ -244,11 +244,19 @@ def _check_cli(rc: int, out: bytes, err: bytes, budget: str | None) -> dict[str,
     budget=st.one_of(st.none(), budget_arg_st),
     query=query_st,
     counter=st.sampled_from(["whitespace", "approx"]),
+    input_format=st.sampled_from([None, "jsonl", "text"]),
 )
 def test_cli_compress_any_stdin(
-    stdin: bytes, budget: str | None, query: str, counter: str, monkeypatch: pytest.MonkeyPatch
+    stdin: bytes,
+    budget: str | None,
+    query: str,
+    counter: str,
+    input_format: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     argv = ["compress", "--query", query.replace("\x00", ""), "--counter", counter, "--compact"]
+    if input_format is not None:
+        argv += ["--input-format", input_format]
     if budget is not None:
         argv += ["--budget", budget]
     rc, out, err = _run_cli(argv, stdin, monkeypatch)
@@ -257,6 +265,36 @@ def test_cli_compress_any_stdin(
         assert data["report"]["counter"] == counter
         texts = [c["text"] for c in data["chunks"]]
         assert data["text"] == "\n\n".join(texts)
+
+
+_valid_line = st.builds(
+    lambda t, m, sc: json.dumps({"text": t, "metadata": m, **({"score": sc} if sc is not None else {})}),
+    text_st,
+    st.dictionaries(st.sampled_from(["title", "url", "n"]), _json_leaf, max_size=2),
+    st.one_of(st.none(), st.floats(-10, 10)),
+)
+valid_stdin_st = st.lists(_valid_line, min_size=1, max_size=8).map(lambda ls: ("\n".join(ls) + "\n").encode())
+
+
+@FUZZ
+@given(
+    stdin=valid_stdin_st,
+    budget=st.one_of(st.none(), st.sampled_from(["0", "5", "40", "300", "0.5", "0.1", "1.0", "25%"])),
+    query=query_st,
+    fmt=st.sampled_from(["json", "markdown", "text"]),
+)
+def test_cli_compress_valid_chunks(
+    stdin: bytes, budget: str | None, query: str, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["compress", "--query", query.replace("\x00", ""), "--counter", "whitespace", "--format", fmt]
+    if budget is not None:
+        argv += ["--budget", budget]
+    rc, out, err = _run_cli(argv, stdin, monkeypatch)
+    assert rc == 0, err.decode("utf-8")  # valid chunks and budgets: always a result
+    if fmt == "json":
+        _check_cli(rc, out, err, budget)
+    else:
+        out.decode("utf-8")
 
 
 @FUZZ
