@@ -94,6 +94,8 @@ class Chunk:
     - ``metadata``: kept on every output chunk derived from this one (a read-only copy).
     - ``score``: the retriever's score, kept as is.
     - ``spans``: empty for a source chunk; on an output chunk, where each piece of ``text`` came from.
+      A chunk given to ``compress`` with spans must describe its text in terms of a source chunk of the
+      same call (see :func:`validate_call_chunks`).
     """
 
     text: str
