@@ -9,6 +9,16 @@ Single-passage sets (NaturalQuestions oracle, XQuAD, PubMedQA) become multi-docu
 all passages of the split are embedded with the harness's embedder, indexed with FAISS (exact inner
 product), and the top-k passages are retrieved for each question; the gold passage is marked
 ``is_supporting`` when it is among them, and ``meta["gold_retrieved"]`` records whether it was.
+
+**Titles** (:func:`with_titles`, applied by :func:`load_dataset` to every method's input): ``metadata``
+keeps titles as passage metadata only (a method may read them; of the built-in methods only
+ctxcompress does); ``text`` writes each title into its passage's text (:data:`TITLE_TEMPLATE`), so
+every method sees it, it counts in the budget and in ``tokens_in``, and the metadata title is empty;
+``none`` removes titles everywhere.
+
+**Tuning and reporting questions** (:data:`TUNING`, :func:`split_questions`): the questions the
+library's defaults were tuned on are declared here, and runs report on the others unless asked
+otherwise (``split="report"``; ``"tune"`` for the tuning questions, ``"all"`` for both).
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +36,10 @@ import numpy as np
 
 __all__ = [
     "DATASETS",
+    "SPLITS",
+    "TITLES",
+    "TITLE_TEMPLATE",
+    "TUNING",
     "DatasetSpec",
     "Passage",
     "Question",
@@ -33,6 +47,9 @@ __all__ = [
     "load_jsonl",
     "parse_dataset_spec",
     "render",
+    "split_questions",
+    "tuning_ids",
+    "with_titles",
 ]
 
 SEPARATOR = "\n\n"
@@ -456,6 +473,74 @@ def dataset_key(spec: str, default_k: int = 10) -> str:
     return name
 
 
+# --------------------------------------------------------------------------- titles and the protocol
+TITLES = ("metadata", "text", "none")
+TITLE_TEMPLATE = "{title}\n{text}"
+"""How ``titles="text"`` renders a passage: its title on a line of its own, then its text."""
+
+SPLITS = ("report", "tune", "all")
+
+TUNING: dict[str, str] = {
+    "hotpotqa-train": "all",
+    "musique": "half",
+}
+"""Declared tuning questions per data set (the others are reporting questions).
+
+- ``hotpotqa-train`` (``hotpotqa_train100_hipporag``, 50 questions): ``all``. The hybrid
+  ``RelevanceFilter`` weights were chosen on this sample (``eval/tuning/sweep_relevance.py``); the
+  8 questions of ``ctxcompress/data/hotpotqa_demo.jsonl`` are among them.
+- ``musique`` (``musique_train100_hipporag``, 50 questions): ``half``: the ``ceil(n/2)`` questions
+  that come first when the file's questions are ordered by ``stable_seed("tuning", name, id)`` (a
+  fixed hash of the id, independent of ``--seed``, ``--limit`` and ``--sample``): 25 tuning, 25 report.
+- every other data set (HotpotQA dev included) holds reporting questions only. One tie between two
+  weight settings was broken on HotpotQA dev before this protocol existed (eval/RESULTS.md says so).
+"""
+
+
+def tuning_ids(name: str, questions: Sequence[Question]) -> frozenset[str]:
+    """The ids of the declared tuning questions among ``questions`` (all questions of the file)."""
+    rule = TUNING.get(name)
+    if rule is None:
+        return frozenset()
+    if rule == "all":
+        return frozenset(q.id for q in questions)
+    if rule == "half":
+        ranked = sorted(questions, key=lambda q: _stable_seed("tuning", name, q.id))
+        return frozenset(q.id for q in ranked[: (len(ranked) + 1) // 2])
+    raise ValueError(f"unknown tuning rule {rule!r} for {name!r}")
+
+
+def split_questions(name: str, questions: Sequence[Question], split: str) -> list[Question]:
+    """The ``report``, ``tune`` or ``all`` questions of a whole data set file, in file order."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if split == "all":
+        return list(questions)
+    tune = tuning_ids(name, questions)
+    return [q for q in questions if (q.id in tune) == (split == "tune")]
+
+
+def with_titles(questions: Sequence[Question], titles: str) -> list[Question]:
+    """Apply a titles setting (``metadata``, ``text``, ``none``) to the passages of ``questions``."""
+    if titles not in TITLES:
+        raise ValueError(f"titles must be one of {', '.join(TITLES)}; got {titles!r}")
+    if titles == "metadata":
+        return list(questions)
+    out: list[Question] = []
+    for q in questions:
+        ctx = tuple(
+            Passage(
+                p.id,
+                "",
+                TITLE_TEMPLATE.format(title=p.title, text=p.text) if titles == "text" and p.title else p.text,
+                p.is_supporting,
+            )
+            for p in q.contexts
+        )
+        out.append(replace(q, contexts=ctx))
+    return out
+
+
 def _is_path(spec: str) -> bool:
     return spec.endswith((".jsonl", ".jsonl.gz")) or "/" in spec or Path(spec).is_file()
 
@@ -469,24 +554,51 @@ def load_dataset(
     embedder: Any = None,
     cache_dir: Path | None = None,
     seed: int = 0,
+    titles: str = "metadata",
+    split: str = "all",
 ) -> list[Question]:
     """Load a data set by name (``hotpotqa``, ``musique``, ``nq@20``, ...) or a user JSON-lines path.
 
-    ``limit`` keeps the first questions in file order. Retrieval-built sets index every passage of the
-    split (not only those of the first ``limit`` questions) with ``embedder`` (an object with
-    ``encode`` and optionally ``encode_queries``).
+    ``limit`` keeps the first questions in file order (of the ``split``). Retrieval-built sets index
+    every passage of the split (not only those of the first ``limit`` questions) with ``embedder`` (an
+    object with ``encode`` and optionally ``encode_queries``); retrieval always embeds ``title: text``,
+    so the retrieved passages are the same under every titles setting. ``split`` (``report``, ``tune``,
+    ``all``) keeps the declared reporting or tuning questions (:data:`TUNING`; a data set without a
+    declaration and a user file hold reporting questions only). ``titles`` is applied last
+    (:func:`with_titles`), so it is the one place where every method's input gets its titles.
     """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if titles not in TITLES:
+        raise ValueError(f"titles must be one of {', '.join(TITLES)}; got {titles!r}")
     if _is_path(spec):
-        return load_jsonl(spec, limit)
+        if split == "tune":
+            raise ValueError(f"{spec}: a user file holds reporting questions only; pass --split report or all")
+        return with_titles(load_jsonl(spec, limit), titles)
     name, k = parse_dataset_spec(spec, default_k)
     ds = DATASETS.get(name)
     if ds is None:
         raise ValueError(f"unknown data set {name!r}: use one of {', '.join(DATASETS)} or a .jsonl path")
     folder = Path(data_dir) / ds.folder
+    if name not in TUNING and split != "tune":
+        return with_titles(_load_named(name, k, folder, limit, embedder, cache_dir, seed), titles)
+    # the split is defined on the whole file: load it all, split, then take the first ``limit``
+    every = _load_named(name, k, folder, None, embedder, cache_dir, seed)
+    tune = tuning_ids(name, every)
+    marked = [replace(q, meta={**q.meta, "tuning": q.id in tune}) for q in every]
+    chosen = [q for q in marked if split == "all" or q.meta["tuning"] == (split == "tune")]
+    if every and not chosen:
+        other = "tune or all" if split == "report" else "report or all"
+        raise ValueError(f"{name} has no {split} questions (see ctxcompress_eval._data.TUNING); pass --split {other}")
+    return with_titles(chosen[:limit] if limit is not None else chosen, titles)
+
+
+def _load_named(
+    name: str, k: int | None, folder: Path, limit: int | None, embedder: Any, cache_dir: Path | None, seed: int
+) -> list[Question]:
+    ds = DATASETS[name]
     if ds.multi is not None:
-        if name == "rgb":
-            return _rgb(folder, limit, seed)
-        return ds.multi(folder, limit)
+        return _rgb(folder, limit, seed) if name == "rgb" else ds.multi(folder, limit)
     assert ds.corpus is not None
     passages, items = ds.corpus(folder)
     items = items[:limit] if limit is not None else items

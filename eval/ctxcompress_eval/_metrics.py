@@ -22,6 +22,11 @@ Definitions (also in ``eval/README.md``):
   contiguously in one source, and runs of at least four words count (so reordered or merged sentences
   are still verbatim, while text with words deleted inside, as token pruning makes, mostly is not).
   1.0 for purely extractive output.
+- **confidence interval**: a percentile bootstrap over questions (:func:`bootstrap_ci`): 2,000
+  resamples of the questions with replacement, seeded, the 2.5th and 97.5th percentiles of the
+  resampled means. Rows with the same number of questions and the same seed resample the same
+  questions, so their intervals are comparable. Fewer than :data:`MIN_QUESTIONS` scored questions
+  are flagged in the report: the interval is then wide and a difference of a few questions is noise.
 - **reader**: SQuAD exact match and token F1 (max over gold answers), and substring accuracy (some
   normalised gold answer occurs in the normalised prediction, Lost-in-the-Middle's ``best_subspan_em``).
 """
@@ -34,10 +39,15 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from ._data import Passage
 
 __all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "MIN_QUESTIONS",
     "answer_in_context",
+    "bootstrap_ci",
     "exact_match",
     "f1_score",
     "normalize_answer",
@@ -51,6 +61,8 @@ _PUNCT = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _STRIP = string.punctuation + " \t\n\r\u00a0"
 MIN_KEY_WORDS = 4
+BOOTSTRAP_RESAMPLES = 2000
+MIN_QUESTIONS = 50
 
 
 def normalize_answer(s: str) -> str:
@@ -174,3 +186,27 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def mean(values: Iterable[float | None]) -> float | None:
     xs = [v for v in values if v is not None]
     return sum(xs) / len(xs) if xs else None
+
+
+def bootstrap_ci(
+    values: Iterable[float | None], *, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean of ``values`` (``None`` entries left out).
+
+    ``resamples`` resamples of the values with replacement from ``numpy.random.default_rng(seed)``;
+    returns ``(low, high)``, or ``None`` when there is no value.
+    """
+    xs = np.asarray([float(v) for v in values if v is not None], dtype=np.float64)
+    if xs.size == 0:
+        return None
+    if not 0.0 < level < 1.0 or resamples < 1:
+        raise ValueError("level must be in (0, 1) and resamples >= 1")
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples, dtype=np.float64)
+    step = max(1, 4_000_000 // xs.size)  # bound the index matrix to ~32 MB
+    for start in range(0, resamples, step):
+        stop = min(resamples, start + step)
+        means[start:stop] = xs[rng.integers(0, xs.size, size=(stop - start, xs.size))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return float(lo), float(hi)

@@ -1,9 +1,11 @@
 """Reports: ``results.json``, ``results.csv``, ``report.md``, ``report.html`` and one plot per data set.
 
 The plot shows quality (answer-in-context recall; supporting-passage recall where a data set has only
-label answers) against the kept fraction each method actually achieved; the Pareto front (no other
-point keeps fewer tokens *and* scores higher) is drawn as a line and marked with stars, also in the
-tables (★).
+label answers) with its bootstrap 95% interval against the kept fraction each method actually achieved.
+Every recall in the tables carries its interval (``[low–high]``). A row is marked ★ (drawn on the
+front line) only when no other row keeps about as few tokens or fewer (at most :data:`KEPT_TOLERANCE`
+more) while scoring within or above its interval: a lead inside the interval is a tie, not a win.
+Without intervals (older results) this is the plain Pareto front with the same tolerance.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_results", "pareto_front", "quality_key", "write_all"]
+from ._metrics import MIN_QUESTIONS
+
+__all__ = ["KEPT_TOLERANCE", "load_results", "pareto_front", "quality_key", "starred", "write_all"]
+
+KEPT_TOLERANCE = 0.01
+"""Kept fractions this close count as the same cost when marking ★ (peers miss a budget by ~0.01)."""
 
 CSV_FIELDS = [
     "dataset",
@@ -35,9 +42,15 @@ CSV_FIELDS = [
     "ratio",
     "over_budget",
     "answer_recall",
+    "answer_recall_lo",
+    "answer_recall_hi",
     "n_support",
     "support_recall",
+    "support_recall_lo",
+    "support_recall_hi",
     "support_all",
+    "support_all_lo",
+    "support_all_hi",
     "verbatim_rate",
     "latency_median_ms",
     "latency_p90_ms",
@@ -67,6 +80,21 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
+def starred(points: Sequence[tuple[float, float, float | None]], tolerance: float = KEPT_TOLERANCE) -> list[int]:
+    """Indices of the ``(kept, quality, quality_low)`` points that earn a ★ (see the module doc).
+
+    Point ``i`` is starred unless another point keeps at most ``kept_i + tolerance`` and scores at
+    least ``quality_low_i`` (the low end of ``i``'s interval; ``quality_i`` when there is none). Two
+    points tied within an interval at the same cost are both left unstarred.
+    """
+    out = []
+    for i, (x, y, lo) in enumerate(points):
+        low = y if lo is None else lo
+        if not any(x2 <= x + tolerance and y2 >= low for j, (x2, y2, _) in enumerate(points) if j != i):
+            out.append(i)
+    return sorted(out, key=lambda i: points[i][0])
+
+
 def _mark_front(rows: list[dict[str, Any]]) -> None:
     by_ds: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -74,11 +102,38 @@ def _mark_front(rows: list[dict[str, Any]]) -> None:
     for group in by_ds.values():
         key = quality_key(group)
         usable = [r for r in group if r.get(key) is not None and r.get("kept_fraction") is not None]
-        front = pareto_front([(r["kept_fraction"], r[key]) for r in usable])
+        front = starred([(r["kept_fraction"], r[key], r.get(f"{key}_lo")) for r in usable])
         for r in group:
             r["pareto"] = False
         for i in front:
             usable[i]["pareto"] = True
+
+
+def _recall(r: dict[str, Any], key: str) -> str:
+    """``0.886 [0.842–0.927]``: the recall and its bootstrap interval when the row has one."""
+    if r.get(key) is None:
+        return "—"
+    lo, hi = r.get(f"{key}_lo"), r.get(f"{key}_hi")
+    return _f(r[key]) + (f" [{_f(lo)}–{_f(hi)}]" if lo is not None and hi is not None else "")
+
+
+def _few_questions(rows: Sequence[dict[str, Any]]) -> int | None:
+    """The smallest number of scored questions of the quality key when below ``MIN_QUESTIONS``."""
+    key = quality_key(rows)
+    n_key = "n_answer" if key == "answer_recall" else "n_support"
+    counts = [int(r[n_key]) for r in rows if r.get(key) is not None and r.get(n_key) is not None]
+    least = min(counts, default=None)
+    return least if least is not None and least < MIN_QUESTIONS else None
+
+
+def _warning(rows: Sequence[dict[str, Any]]) -> str | None:
+    n = _few_questions(rows)
+    if n is None:
+        return None
+    return (
+        f"⚠ only {n} questions scored (fewer than {MIN_QUESTIONS}): the intervals are wide, and a difference "
+        "of a few questions is noise"
+    )
 
 
 def _f(x: Any, digits: int = 3) -> str:
@@ -124,9 +179,9 @@ def _table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[st
             _f(r["kept_fraction"]),
             _f(r["ratio"], 2) + "x" if r.get("ratio") else "—",
             f"{_f(r['tokens_in'], 0)} → {_f(r['tokens_out'], 0)}",
-            _f(r["answer_recall"]),
-            _f(r["support_recall"]),
-            _f(r["support_all"]),
+            _recall(r, "answer_recall"),
+            _recall(r, "support_recall"),
+            _recall(r, "support_all"),
             _f(r["verbatim_rate"]),
             _ms(r["latency_median_ms"]),
             _ms(r["latency_p90_ms"]),
@@ -164,16 +219,22 @@ def _plot_png(dataset: str, rows: Sequence[dict[str, Any]]) -> bytes | None:
     fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=110)
     methods = sorted({r["method"] for r in usable})
     for m in methods:
-        pts = sorted((r["kept_fraction"], r[key]) for r in usable if r["method"] == m)
-        xs, ys = zip(*pts, strict=True)
-        ax.plot(xs, ys, marker="o", linewidth=1, label=m)
+        pts = sorted(
+            (r["kept_fraction"], r[key], r.get(f"{key}_lo"), r.get(f"{key}_hi")) for r in usable if r["method"] == m
+        )
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        line = ax.plot(xs, ys, marker="o", linewidth=1, label=m)[0]
+        if all(p[2] is not None and p[3] is not None for p in pts):
+            err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
+            ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor=line.get_color(), alpha=0.5, capsize=2)
     front = [r for r in usable if r.get("pareto")]
     if front:
         fpts = sorted((r["kept_fraction"], r[key]) for r in front)
         fx, fy = zip(*fpts, strict=True)
         ax.step(fx, fy, where="post", color="black", linestyle="--", linewidth=1, label="Pareto front")
         ax.scatter(fx, fy, marker="*", s=160, color="black", zorder=5)
-    ax.set_xlabel("kept fraction of the context's tokens (achieved)")
+    ax.set_xlabel("kept fraction of the context's tokens (achieved); bars: bootstrap 95% interval")
     ax.set_ylabel("answer-in-context recall" if key == "answer_recall" else "supporting-passage recall")
     ax.set_title(f"{dataset}: quality vs kept fraction")
     ax.set_xlim(0, 1.05)
@@ -205,10 +266,34 @@ def _header_lines(results: dict[str, Any]) -> list[str]:
         f"- token counter: `{h.get('counter', '')}`; "
         f"embedder for every method that takes one: `{h.get('embedder', '')}`",
         f"- memory: {h.get('memory', '')}; latency: per question, after one untimed warm-up call per method",
-        "- context: passage texts joined by a blank line, titles not rendered (titles are metadata); "
-        "budget = kept fraction of that context's tokens, cap = floor(fraction x tokens in)",
     ]
     cfg = h.get("config", {})
+    titles = cfg.get("titles", "metadata")
+    lines.append(
+        "- context: passage texts joined by a blank line; "
+        + {
+            "metadata": "titles not rendered (`--titles metadata`: titles are chunk metadata, which only "
+            "methods that read metadata use)",
+            "text": "each passage's title written on its first line for every method "
+            "(`--titles text`), counted in the budget and in tokens in",
+            "none": "no titles anywhere, not in metadata either (`--titles none`)",
+        }.get(titles, f"titles: {titles}")
+        + "; budget = kept fraction of that context's tokens, cap = floor(fraction x tokens in)"
+    )
+    split = cfg.get("split", "all")
+    lines.append(
+        f"- questions: `--split {split}`: "
+        + {
+            "report": "reporting questions only (the declared tuning questions are left out, "
+            "see `ctxcompress_eval._data.TUNING`)",
+            "tune": "**the declared tuning questions only: not for reporting**",
+            "all": "tuning and reporting questions together",
+        }.get(split, split)
+    )
+    lines.append(
+        "- intervals: bootstrap 95% over questions (2,000 seeded resamples); ★ only where no row of "
+        f"about the same or lower kept fraction (+{KEPT_TOLERANCE}) scores within the row's interval"
+    )
     lines.append(f"- threads per process (torch, ONNX Runtime): {cfg.get('threads', 1)}")
     if cfg.get("embed_cache"):
         lines.append(
@@ -226,6 +311,8 @@ def _header_lines(results: dict[str, Any]) -> list[str]:
 
 def _dataset_line(key: str, info: dict[str, Any]) -> str:
     parts = [f"{info.get('description', '')}", f"{info.get('n_questions')} questions"]
+    if info.get("split") == "tune" or info.get("n_tuning"):
+        parts.append(f"**{info.get('n_tuning')} of them tuning questions**")
     if info.get("n_yes_no"):
         parts.append(f"{info['n_yes_no']} with yes/no (label) answers, counted apart from answer recall")
     if info.get("mean_passages") is not None:
@@ -240,12 +327,17 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
     rows = results.get("results", [])
     for ds, group in _by_dataset(rows).items():
         info = results.get("datasets", {}).get(ds, {})
-        lines += [f"## {ds}", "", _dataset_line(ds, info), "", markdown_table(group), ""]
+        lines += [f"## {ds}", "", _dataset_line(ds, info), ""]
+        warning = _warning(group)
+        if warning:
+            lines += [f"**{warning}**", ""]
+        lines += [markdown_table(group), ""]
         if ds in plots:
             lines += [f"![{ds}: quality vs kept fraction]({plots[ds]})", ""]
     notes = [v["notes"] for v in results.get("methods", {}).values() if v.get("notes")]
     lines += [
-        "★ = on the Pareto front (no other row keeps fewer tokens and scores higher). "
+        "★ = no other row keeps about as few tokens or fewer and scores within or above this row's "
+        "95% interval (a lead inside the interval is a tie). "
         "`kept` is the mean achieved kept fraction; `(n over)` counts questions over the cap "
         "(peers that cannot hit a budget exactly).",
         "",
@@ -275,6 +367,9 @@ def render_html(results: dict[str, Any], pngs: dict[str, bytes]) -> str:
     for ds, group in _by_dataset(results.get("results", [])).items():
         info = results.get("datasets", {}).get(ds, {})
         parts.append(f"<h2>{html.escape(ds)}</h2><p>{html.escape(_dataset_line(ds, info))}</p>")
+        warning = _warning(group)
+        if warning:
+            parts.append(f"<p><strong>{html.escape(warning)}</strong></p>")
         head, body = _table_rows(group)
         parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
         for cells in body:
@@ -284,7 +379,10 @@ def render_html(results: dict[str, Any], pngs: dict[str, bytes]) -> str:
         if ds in pngs:
             b64 = base64.b64encode(pngs[ds]).decode("ascii")
             parts.append(f"<img alt='{html.escape(ds)} plot' src='data:image/png;base64,{b64}'>")
-    parts.append("<p>★ = on the Pareto front. kept = mean achieved kept fraction.</p>")
+    parts.append(
+        "<p>★ = no other row keeps about as few tokens or fewer and scores within or above this row's 95% "
+        "interval. kept = mean achieved kept fraction.</p>"
+    )
     notes = [v["notes"] for v in results.get("methods", {}).values() if v.get("notes")]
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")

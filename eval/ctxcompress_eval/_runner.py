@@ -37,7 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from . import _metrics as M
-from ._data import DATASETS, Question, dataset_key, load_dataset, parse_dataset_spec, render
+from ._data import (
+    DATASETS,
+    SPLITS,
+    TITLES,
+    Question,
+    dataset_key,
+    load_dataset,
+    parse_dataset_spec,
+    render,
+)
 from ._methods import Method, MethodContext, build_method, expand_method_names
 from ._reader import PROMPT, make_reader
 
@@ -73,6 +82,8 @@ class RunConfig:
     embed_cache: bool = False
     rescore: bool = False
     sample: int | None = None
+    titles: str = "metadata"
+    split: str = "report"
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -90,6 +101,10 @@ class RunConfig:
             raise ValueError("workers must be >= 1")
         if self.threads < 1:
             raise ValueError("threads must be >= 1")
+        if self.titles not in TITLES:
+            raise ValueError(f"titles must be one of {', '.join(TITLES)}; got {self.titles!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}")
 
     @property
     def record_dir(self) -> Path:
@@ -304,6 +319,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@=+-]+", "_", name)
 
 
+def _store_folder(dataset: str, titles: str) -> str:
+    """``hotpotqa`` for the default titles setting, ``hotpotqa+titles=text`` for the others."""
+    return _slug(dataset if titles == "metadata" else f"{dataset}+titles={titles}")
+
+
 class RecordStore:
     """JSON lines of per-question records for one dataset x method x budget, with a fingerprint."""
 
@@ -510,6 +530,8 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] | None = None) -> dict[str
             embedder=ctx.embedder,
             cache_dir=cache_dir,
             seed=cfg.seed,
+            titles=cfg.titles,
+            split=cfg.split,
         )
         if cfg.sample:
             datasets[key] = sample_questions(datasets[key], cfg.sample, cfg.seed)
@@ -531,7 +553,9 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] | None = None) -> dict[str
                     "method": m.describe(),
                     "reader": cfg.reader,
                 }
-                store = RecordStore(cfg.record_dir / _slug(key), name, budget, fp, fresh=cfg.fresh)
+                if cfg.titles != "metadata":  # its own fingerprint and folder: settings never mix
+                    fp["titles"] = cfg.titles
+                store = RecordStore(cfg.record_dir / _store_folder(key, cfg.titles), name, budget, fp, fresh=cfg.fresh)
                 stores[(key, name, budget)] = store
                 tasks.extend((key, name, budget, q) for q in questions if q.id not in store.records)
     if cfg.rescore:  # recompute per-question metrics of cached records from their stored text
@@ -576,10 +600,12 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] | None = None) -> dict[str
     for (key, name, budget), store in stores.items():
         ids = [q.id for q in datasets[key]]
         recs = [store.records[i] for i in ids if i in store.records]
-        rows.append(aggregate(recs, dataset=key, method=name, budget=budget, has_reader=reader is not None))
+        rows.append(
+            aggregate(recs, dataset=key, method=name, budget=budget, has_reader=reader is not None, seed=cfg.seed)
+        )
     results = {
         "harness": _harness_info(cfg, ctx),
-        "datasets": {key: _dataset_info(key, qs) for key, qs in datasets.items()},
+        "datasets": {key: _dataset_info(key, qs, cfg.split) for key, qs in datasets.items()},
         "methods": {
             n: {"description": m.describe(), "notes": m.notes, "extractive": m.extractive} for n, m in methods.items()
         },
@@ -603,9 +629,19 @@ def sample_questions(questions: Sequence[Question], n: int, seed: int = 0) -> li
 
 
 def aggregate(
-    recs: Sequence[dict[str, Any]], *, dataset: str, method: str, budget: float, has_reader: bool = False
+    recs: Sequence[dict[str, Any]],
+    *,
+    dataset: str,
+    method: str,
+    budget: float,
+    has_reader: bool = False,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """One result row (method x budget on a dataset) from per-question records."""
+    """One result row (method x budget on a dataset) from per-question records.
+
+    Each recall gets a seeded bootstrap 95% interval over the questions (``<key>_lo``, ``<key>_hi``;
+    ``_metrics.bootstrap_ci``).
+    """
     n = len(recs)
     tin = [r["tokens_in"] for r in recs]
     tout = [r["tokens_out"] for r in recs]
@@ -615,6 +651,9 @@ def aggregate(
     mem = [r["mem_bytes"] / 2**20 for r in recs if r.get("mem_bytes") is not None]
     gold = [r["gold_retrieved"] for r in recs if r.get("gold_retrieved") is not None]
     vt = [r for r in recs if r["total_chars"] > 0]
+    answer = [float(r["answer_in_context"]) for r in span]
+    support = [r["support_kept"] / r["support_total"] for r in sup]
+    support_all = [float(r["support_kept"] == r["support_total"]) for r in sup]
     row: dict[str, Any] = {
         "dataset": dataset,
         "method": method,
@@ -629,10 +668,10 @@ def aggregate(
         "kept_fraction_total": (sum(tout) / sum(tin)) if sum(tin) else None,
         "ratio": (sum(tin) / sum(tout)) if sum(tout) else None,
         "over_budget": sum(1 for r in recs if r["over_budget"]),
-        "answer_recall": M.mean(float(r["answer_in_context"]) for r in span),
+        "answer_recall": M.mean(answer),
         "n_support": len(sup),
-        "support_recall": M.mean(r["support_kept"] / r["support_total"] for r in sup),
-        "support_all": M.mean(float(r["support_kept"] == r["support_total"]) for r in sup),
+        "support_recall": M.mean(support),
+        "support_all": M.mean(support_all),
         "verbatim_rate": (sum(r["verbatim_chars"] for r in vt) / sum(r["total_chars"] for r in vt)) if vt else None,
         "latency_median_ms": M.percentile(ms, 50),
         "latency_p90_ms": M.percentile(ms, 90),
@@ -641,6 +680,9 @@ def aggregate(
         "mem_max_mb": max(mem) if mem else None,
         "gold_in_context": M.mean(float(g) for g in gold),
     }
+    for key, values in (("answer_recall", answer), ("support_recall", support), ("support_all", support_all)):
+        ci = M.bootstrap_ci(values, seed=seed)
+        row[f"{key}_lo"], row[f"{key}_hi"] = ci if ci is not None else (None, None)
     if has_reader:
         row.update(
             {
@@ -652,9 +694,10 @@ def aggregate(
     return row
 
 
-def _dataset_info(key: str, questions: Sequence[Question]) -> dict[str, Any]:
+def _dataset_info(key: str, questions: Sequence[Question], split: str = "all") -> dict[str, Any]:
     name = key.split("@")[0]
     ds = DATASETS.get(name)
+    n_tune = sum(1 for q in questions if q.meta.get("tuning"))
     gold = [bool(q.meta["gold_retrieved"]) for q in questions if q.meta.get("gold_retrieved") is not None]
     return {
         "description": ds.description if ds is not None else "user data set (JSON lines)",
@@ -662,6 +705,8 @@ def _dataset_info(key: str, questions: Sequence[Question]) -> dict[str, Any]:
         "n_yes_no": sum(1 for q in questions if q.yes_no),
         "mean_passages": M.mean(len(q.contexts) for q in questions),
         "gold_in_context": M.mean(float(g) for g in gold),
+        "split": split,
+        "n_tuning": n_tune,
     }
 
 
