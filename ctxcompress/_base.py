@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import BackendError, ConfigError, InputError
+from ._errors import BackendError, ConfigError, CtxCompressError, InputError
 from ._protocols import Embedder, Scorer, TokenCounter, backend_name, call_backend, check_scores, check_vectors
 from ._report import SavingsReport, StageReport, chunk_reports
 from ._types import Budget, Chunk, Span, coerce_chunks, validate_call_chunks
@@ -96,7 +96,23 @@ class CallContext:
     _emb_dim: dict[int, int] = field(default_factory=dict)
 
     def count(self, text: str) -> int:
-        return self.counter.count(text) if text else 0
+        """Tokens in ``text``; a counter that fails or returns no count >= 0 raises :class:`BackendError`."""
+        if not text:
+            return 0
+        try:
+            n = self.counter.count(text)
+        except CtxCompressError:
+            raise
+        except Exception as exc:
+            what = f"token counter {backend_name(self.counter)!r}"
+            raise BackendError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+        if type(n) is not int:
+            if isinstance(n, bool) or not hasattr(n, "__index__"):
+                raise BackendError(f"token counter {backend_name(self.counter)!r} returned {n!r}, not an int")
+            n = int(n)
+        if n < 0:
+            raise BackendError(f"token counter {backend_name(self.counter)!r} returned a negative count {n}")
+        return n
 
     def embed(self, embedder: Embedder, texts: Sequence[str], *, queries: bool = False) -> NDArray[np.float32]:
         """Embed ``texts`` once per call: repeated texts and texts seen by an earlier stage are reused.
@@ -454,6 +470,7 @@ class Compressor(ABC):
                 if self.on_error != "passthrough" and not ctx.passthrough:
                     raise
                 ctx.warnings.append(f"{name}: backend failed, context passed through unchanged: {exc}")
+                ctx.details = {"passed_through": True}  # what the failed stage had computed does not apply
                 out = list(chunks)
         stage_warnings = tuple(ctx.warnings[n_warn:])
         del ctx.warnings[n_warn:]

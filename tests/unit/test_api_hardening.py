@@ -302,3 +302,34 @@ def test_kg_two_linked_entities_sharing_a_neighbour() -> None:
     assert len(res.sources) == 2 and not res.check_spans()
     text = res.text.lower()
     assert "ankylosing spondylitis" in text and "behcet's disease" in text and text.count("psoriasis") >= 2
+
+
+# --------------------------------------------------------------------------- token counters
+class _BadCounter:
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    @property
+    def name(self) -> str:
+        return "bad-counter"
+
+    def count(self, text: str) -> int:
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [(RuntimeError("tokenizer exploded"), "RuntimeError: tokenizer exploded"), (-1, "negative"), ("3", "not an int")],
+)
+def test_faulty_token_counter_is_a_backend_error(result: Any, message: str) -> None:
+    with pytest.raises(BackendError, match=f"token counter 'bad-counter'.*{message}"):
+        RelevanceFilter(scorer="bm25").compress(SAMPLE_CHUNKS, query=SAMPLE_QUERY, counter=_BadCounter(result))
+
+
+def test_passthrough_stage_reports_no_partial_details() -> None:
+    res = RelevanceFilter(scorer=FaultyScorer("nan"), on_error="passthrough").compress(
+        SAMPLE_CHUNKS, query=SAMPLE_QUERY, counter=WS
+    )
+    assert res.report.stages[0].details == {"passed_through": True}
