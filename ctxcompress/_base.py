@@ -267,6 +267,57 @@ def fit_to_budget(
     return best, True
 
 
+def fewest_drops(fits: Callable[[int], bool], limit: int) -> int:
+    """The smallest ``k`` in ``[0, limit]`` for which ``fits(k)`` holds (``limit`` when none does).
+
+    For "drop the ``k`` weakest until the rendered text fits" loops: ``fits(k)`` renders and counts
+    the text without the ``k`` weakest units. It gives what trying ``k = 0, 1, 2, ...`` in turn
+    gives when dropping more never makes the text longer (token counts are monotone in practice),
+    with ``O(log k)`` calls instead of ``k``: ``0`` and ``1`` first, then doubling, then bisection.
+    """
+    if limit <= 0 or fits(0):
+        return 0
+    lo, hi = 0, 1  # fits(lo) is false
+    while hi < limit and not fits(hi):
+        lo, hi = hi, min(limit, 2 * hi)
+    hi = min(hi, limit)  # fits(hi), or hi is the limit where the loop stops anyway
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def greedy_fill(texts: Sequence[str], cap: int, count: Callable[[str], int], *, sep: str = SEPARATOR) -> list[int]:
+    """Indices of the texts taken, in order, when each is taken if ``sep.join`` of those taken still fits ``cap``.
+
+    Linear in the input: each text is counted once, and what joining adds (the separator, and any
+    tokens that merge across it, such as a full stop with the newlines after it in some encodings)
+    by counting a few characters either side of the join; so, for tokenisers whose merges stay that
+    local, the result is what counting the whole joined text for each candidate gives. The caller
+    still checks the result with one full count (see :func:`fewest_drops`).
+    """
+    taken: list[int] = []
+    used = 0
+    last: str | None = None
+    for i, text in enumerate(texts):
+        add = count(text)
+        if last is not None:
+            left, right = last[-_JOIN_CONTEXT:], text[:_JOIN_CONTEXT]
+            add += count(left + sep + right) - count(left) - count(right)
+        if used + add <= cap:
+            taken.append(i)
+            used += add
+            last = text
+    return taken
+
+
+_JOIN_CONTEXT = 64
+"""Characters either side of a join that :func:`greedy_fill` counts to learn what the join adds."""
+
+
 # --------------------------------------------------------------------------- serialisation
 def _type_name(cls: type) -> str:
     """The registered name of ``cls`` (what ``to_dict`` writes and ``from_dict`` reads)."""

@@ -261,10 +261,32 @@ class OnnxModel:
         tok.no_padding()  # we pad per batch, to the batch's longest text
         tok.enable_truncation(max_length)
         self.tokenizer = tok
+        self.max_length = max_length
+
+    # A text longer than this many characters per token of ``max_length`` is tokenised from its head.
+    HEAD_CHARS_PER_TOKEN = 32
+    HEAD_MARGIN = 1024
 
     def encode(self, inputs: Sequence[str] | Sequence[tuple[str, str]]) -> list[Any]:
-        """Tokenise texts or (text, pair) tuples, truncated to ``max_length``."""
-        return list(self.tokenizer.encode_batch(list(inputs)))
+        """Tokenise texts or (text, pair) tuples, truncated to ``max_length``.
+
+        A text much longer than ``max_length`` tokens can cover is tokenised from its head only, so
+        a megabyte-long "sentence" costs what a normal one does; the result is the same, as the
+        kept tokens end well before the cut (otherwise the whole text is tokenised).
+        """
+        items = list(inputs)
+        limit = self.max_length * self.HEAD_CHARS_PER_TOKEN + self.HEAD_MARGIN
+        long = [i for i, x in enumerate(items) if isinstance(x, str) and len(x) > limit]
+        if not long:
+            return list(self.tokenizer.encode_batch(items))
+        heads = [x[:limit] if isinstance(x, str) and len(x) > limit else x for x in items]
+        encodings = list(self.tokenizer.encode_batch(heads))
+        for i in long:
+            enc = encodings[i]
+            last_end = max((e for _, e in enc.offsets), default=0)
+            if len(enc.ids) < self.max_length or last_end > limit - self.HEAD_MARGIN:
+                encodings[i] = self.tokenizer.encode(items[i])
+        return encodings
 
     def batches(
         self, encodings: Sequence[Any], keys: Sequence[str], batch_size: int

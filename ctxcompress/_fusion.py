@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -36,6 +37,8 @@ class RedundancyFusion(Compressor):
     For speed, only sentences with a lexical near-duplicate candidate (word-set Jaccard of at least
     ``lexical_prefilter``; 0 compares every pair) are embedded: sentences that share few words are
     practically never above a 0.9 cosine, and most retrieved sentences have no duplicate at all.
+    The candidates are found in time near-linear in the input (see :meth:`_candidate_pairs`);
+    ``max_candidates`` bounds the partners one sentence is compared with.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class RedundancyFusion(Compressor):
         max_group_size: int = 8,
         cross_chunk_only: bool = True,
         lexical_prefilter: float = 0.3,
+        max_candidates: int = 64,
         on_error: OnError = "raise",
     ) -> None:
         validate_number("similarity_threshold", similarity_threshold, low=-1.0, high=1.0, allow_none=False)
@@ -56,6 +60,7 @@ class RedundancyFusion(Compressor):
         validate_number("max_group_size", max_group_size, low=2, integer=True, allow_none=False)
         validate_choice("cross_chunk_only", cross_chunk_only, (True, False))
         validate_number("lexical_prefilter", lexical_prefilter, low=0.0, high=1.0, allow_none=False)
+        validate_number("max_candidates", max_candidates, low=1, integer=True, allow_none=False)
         validate_choice("on_error", on_error, ("raise", "passthrough"))
         self.embedder = embedder
         self.similarity_threshold = similarity_threshold
@@ -64,6 +69,7 @@ class RedundancyFusion(Compressor):
         self.max_group_size = max_group_size
         self.cross_chunk_only = cross_chunk_only
         self.lexical_prefilter = lexical_prefilter
+        self.max_candidates = max_candidates
         self.on_error = on_error
         self._embedder_obj: Embedder | None = None
 
@@ -71,32 +77,86 @@ class RedundancyFusion(Compressor):
         self._get_embedder().encode(["warm up"])
 
     def _candidate_pairs(self, units: list[Unit], chunk_of: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """Pairs that may be near-duplicates: word-set Jaccard >= ``lexical_prefilter`` (all pairs if 0)."""
+        """Pairs that may be near-duplicates: word-set Jaccard >= ``lexical_prefilter`` (all pairs if 0).
+
+        Pairs are found without enumerating all of them (prefix filtering, as in set-similarity
+        joins): words are ordered from the rarest to the most frequent, and two word sets with a
+        Jaccard of at least ``t`` always share one of the first ``|x| - ceil(t * |x|) + 1`` words of
+        each, so only those are indexed. Same-chunk pairs are never generated when
+        ``cross_chunk_only``; each sentence looks at most ``max_candidates`` earlier sentences per
+        indexed word (the most recent) and keeps at most ``max_candidates`` partners, which bounds
+        the work on inputs full of repeated sentences. Pairs come sorted.
+        """
         n = len(units)
         if self.lexical_prefilter <= 0:
             iu, ju = np.triu_indices(n, k=1)
-        else:
-            words = [set(_WORD.findall(u.text.lower())) for u in units]
-            postings: dict[str, list[int]] = {}
-            for i, ws in enumerate(words):
-                for w in ws:
-                    postings.setdefault(w, []).append(i)
-            shared: dict[tuple[int, int], int] = {}
-            for ids in postings.values():
-                if len(ids) > 1:
-                    for a_pos, a in enumerate(ids):
-                        for b in ids[a_pos + 1 :]:
-                            shared[(a, b)] = shared.get((a, b), 0) + 1
-            pairs = [
-                (a, b)
-                for (a, b), k in shared.items()
-                if k / (len(words[a]) + len(words[b]) - k) >= self.lexical_prefilter
-            ]
-            iu = np.array([a for a, _ in pairs], dtype=np.intp)
-            ju = np.array([b for _, b in pairs], dtype=np.intp)
-        if self.cross_chunk_only and iu.size:
-            keep = np.array(chunk_of)[iu] != np.array(chunk_of)[ju]
-            iu, ju = iu[keep], ju[keep]
+            if self.cross_chunk_only and iu.size:
+                keep = np.array(chunk_of)[iu] != np.array(chunk_of)[ju]
+                iu, ju = iu[keep], ju[keep]
+            return iu, ju
+        t = float(self.lexical_prefilter)
+        limit = self.max_candidates
+        vocab: dict[str, int] = {}
+        raw: list[list[int]] = []
+        for u in units:
+            raw.append(list(dict.fromkeys(vocab.setdefault(w, len(vocab)) for w in _WORD.findall(u.text.lower()))))
+        df = [0] * len(vocab)
+        for word_ids in raw:
+            for w in word_ids:
+                df[w] += 1
+        # rank words from the rarest to the most frequent (ties by first appearance)
+        rank = sorted(range(len(vocab)), key=lambda w: (df[w], w))
+        pos = [0] * len(vocab)
+        for r, w in enumerate(rank):
+            pos[w] = r
+        sets: list[frozenset[int]] = []
+        prefixes: list[list[int]] = []
+        for ids in raw:
+            ids.sort(key=pos.__getitem__)
+            size = len(ids)
+            sets.append(frozenset(ids))
+            prefixes.append(ids[: size - math.ceil(t * size - 1e-9) + 1] if size else [])
+        del raw
+        index: dict[int, list[int]] = {}
+        pairs: list[tuple[int, int]] = []
+
+        def query(b: int) -> None:
+            found: set[int] = set()
+            for w in prefixes[b]:
+                post = index.get(w)
+                if not post:
+                    continue
+                for a in reversed(post[-limit:]):
+                    found.add(a)
+                if len(found) >= limit:
+                    break
+            sb = sets[b]
+            for a in found:
+                sa = sets[a]
+                k = len(sa & sb)
+                if k and k / (len(sa) + len(sb) - k) >= t:
+                    pairs.append((a, b) if a < b else (b, a))
+
+        def insert(b: int) -> None:
+            for w in prefixes[b]:
+                index.setdefault(w, []).append(b)
+
+        i = 0
+        while i < n:  # one chunk at a time: its sentences see only earlier chunks (or each other)
+            j = i
+            while j < n and chunk_of[j] == chunk_of[i]:
+                j += 1
+            for b in range(i, j):
+                query(b)
+                if not self.cross_chunk_only:
+                    insert(b)
+            if self.cross_chunk_only:
+                for b in range(i, j):
+                    insert(b)
+            i = j
+        pairs.sort()
+        iu = np.array([a for a, _ in pairs], dtype=np.intp)
+        ju = np.array([b for _, b in pairs], dtype=np.intp)
         return iu, ju
 
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
@@ -113,12 +173,12 @@ class RedundancyFusion(Compressor):
         involved = np.unique(np.concatenate([cand_i, cand_j]))
         emb = self._get_embedder()
         sub = ctx.embed(emb, [units[i].text for i in involved])
-        vecs = np.zeros((n, sub.shape[1]), dtype=np.float32)
-        vecs[involved] = sub
+        row = np.full(n, -1, dtype=np.intp)  # unit -> its row in ``sub`` (only involved units have one)
+        row[involved] = np.arange(involved.size)
         info = np.zeros(n)
         if query.strip():
             info[involved] = sub @ ctx.embed(emb, [query], queries=True)[0]
-        pair_sim = np.einsum("ij,ij->i", vecs[cand_i], vecs[cand_j])
+        pair_sim = np.einsum("ij,ij->i", sub[row[cand_i]], sub[row[cand_j]])
         mask = pair_sim >= self.similarity_threshold
         pairs_i, pairs_j = cand_i[mask], cand_j[mask]
         ctx.details["embedded_sentences"] = int(involved.size)
@@ -172,12 +232,15 @@ class RedundancyFusion(Compressor):
                             "source_id": sp.source_id,
                             "start": sp.start,
                             "end": sp.end,
-                            "similarity": round(float(vecs[rep] @ vecs[m]), 4),
+                            "similarity": round(float(sub[row[rep]] @ sub[row[m]]), 4),
                         }
                     )
+        kept_ranges: dict[int, list[tuple[int, int]]] = {}
+        for i in sorted(keep):
+            kept_ranges.setdefault(units[i].chunk, []).append((units[i].start, units[i].end))
         out: list[Chunk] = []
         for ci, ch in enumerate(chunks):
-            ranges = [(u.start, u.end) for i, u in enumerate(units) if u.chunk == ci and i in keep]
+            ranges = kept_ranges.get(ci)
             piece = extract(ch, ranges) if ranges else None
             if piece is None:
                 continue

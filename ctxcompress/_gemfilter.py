@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ._base import CallContext, Compressor, OnError, join_text, validate_choice, validate_number
+from ._base import CallContext, Compressor, OnError, fewest_drops, join_text, validate_choice, validate_number
 from ._causal_lm import (
     LoadedLM,
     TextUnit,
@@ -284,10 +284,14 @@ class AttentionFilter(Compressor):
             out, kept = self._fill_sentences(chunks, units, order, cap, ctx)
         else:
             out, kept = fit_ranked(chunks, units, order, cap, ctx.count)
-        for ci, ch in enumerate(chunks):
-            best = [u.score for u in units if u.chunk == ci]
-            if best and ch.id is not None:
-                ctx.scores[ch.id] = max(best)
+        best: dict[int, float] = {}
+        for u in units:
+            if u.chunk not in best or u.score > best[u.chunk]:
+                best[u.chunk] = u.score
+        for ci, s in best.items():
+            cid = chunks[ci].id
+            if cid is not None:
+                ctx.scores[cid] = s
         ctx.details.update(
             {
                 "layer": self.selection_layer(),
@@ -314,7 +318,9 @@ class AttentionFilter(Compressor):
         if not chosen and order and cap > 0:
             chosen = [order[0]]  # the best sentence, cut to the budget by the base class
         out = build_chunks(chunks, units, chosen)
-        while len(chosen) > 1 and ctx.count(join_text(out)) > cap:  # counts are not additive: drop the weakest
-            chosen.pop()
+        if len(chosen) > 1 and ctx.count(join_text(out)) > cap:  # counts are not additive: drop the weakest
+            n = len(chosen)
+            k = fewest_drops(lambda k: ctx.count(join_text(build_chunks(chunks, units, chosen[: n - k]))) <= cap, n - 1)
+            chosen = chosen[: n - k]
             out = build_chunks(chunks, units, chosen)
         return out, len(chosen)

@@ -38,6 +38,7 @@ from ._base import (
     Compressor,
     OnError,
     extract,
+    fewest_drops,
     fit_to_budget,
     join_text,
     validate_choice,
@@ -219,11 +220,22 @@ class ExtractRestructure(Compressor):
             items = self._embedding_engine(chunks, query, limit, ctx)
         found = len(items)
         out = build_chunks(chunks, items)
-        # exact check on the rendered text: drop the weakest quote until it fits
-        while out and ctx.count(self._render(out)) > limit:
-            weakest = min(range(len(items)), key=lambda i: (items[i].score, -i))
-            del items[weakest]
-            _relabel(items)
+        # exact check on the rendered text: drop the weakest quote until it fits (the weakest first,
+        # the later of equals first; O(log k) full counts)
+        if out and ctx.count(self._render(out)) > limit:
+            weakest = sorted(range(len(items)), key=lambda i: (items[i].score, -i))
+
+            def without(k: int) -> list[QuoteItem]:
+                drop = set(weakest[:k])
+                rest = [it for i, it in enumerate(items) if i not in drop]
+                _relabel(rest)
+                return rest
+
+            def fits(k: int) -> bool:
+                rendered = build_chunks(chunks, without(k))
+                return not rendered or ctx.count(self._render(rendered)) <= limit
+
+            items = without(fewest_drops(fits, len(items)))
             out = build_chunks(chunks, items)
         out, _cut = fit_to_budget(out, limit, ctx.count, render=self._render)
         ctx.details["quotes"] = len(out)

@@ -15,6 +15,7 @@ from ._base import (
     Compressor,
     OnError,
     extract,
+    fewest_drops,
     fit_to_budget,
     join_text,
     validate_choice,
@@ -232,19 +233,28 @@ class RelevanceFilter(Compressor):
         if self.context_window and self.granularity == "sentence":
             chosen = self._add_context(units, order, chosen, cost, used, cap)
         out = self._build(chunks, units, chosen)
-        # exact check: drop the weakest units until the rendered text fits
-        if cap is not None:
+        # exact check: drop the weakest units until the rendered text fits (O(log k) full counts)
+        if cap is not None and ctx.count(join_text(out)) > cap:
             ranked = sorted(chosen, key=lambda i: scores[i])
-            best_unit = ranked[-1] if ranked else None
-            while ranked and ctx.count(join_text(out)) > cap:
-                chosen.discard(ranked.pop(0))
-                out = self._build(chunks, units, chosen)
-            if not out and cap > 0 and best_unit is not None:  # the best unit alone is over the cap: its head
+
+            def fits(k: int) -> bool:
+                return ctx.count(join_text(self._build(chunks, units, chosen.difference(ranked[:k])))) <= cap
+
+            k = fewest_drops(fits, len(ranked))
+            best_unit = ranked[-1]
+            chosen.difference_update(ranked[:k])
+            out = self._build(chunks, units, chosen)
+            if not out and cap > 0:  # even the best unit alone is over the cap: keep its head
                 out, _ = fit_to_budget(self._build(chunks, units, {best_unit}), cap, ctx.count)
-        for ci, ch in enumerate(chunks):
-            unit_scores = [float(scores[i]) for i, u in enumerate(units) if u.chunk == ci]
-            if unit_scores and ch.id is not None:
-                ctx.scores[ch.id] = max(unit_scores)
+        best: dict[int, float] = {}
+        for i, u in enumerate(units):
+            s = float(scores[i])
+            if u.chunk not in best or s > best[u.chunk]:
+                best[u.chunk] = s
+        for ci, s in best.items():
+            cid = chunks[ci].id
+            if cid is not None:
+                ctx.scores[cid] = s
         ctx.details.update({"units": len(units), "kept_units": len(chosen), "granularity": self.granularity})
         return out
 

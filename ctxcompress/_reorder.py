@@ -7,7 +7,16 @@ from typing import TypeVar
 
 import numpy as np
 
-from ._base import CallContext, Compressor, OnError, fit_to_budget, join_text, validate_choice
+from ._base import (
+    CallContext,
+    Compressor,
+    OnError,
+    fewest_drops,
+    fit_to_budget,
+    greedy_fill,
+    join_text,
+    validate_choice,
+)
 from ._protocols import Embedder
 from ._relevance import chunk_title
 from ._types import Chunk
@@ -67,10 +76,13 @@ class LongContextReorder(Compressor):
             if c.id is not None:
                 ctx.scores[c.id] = r
         if cap is not None:
-            kept: list[Chunk] = []
-            for c in ranked:
-                if ctx.count(join_text([*kept, c])) <= cap:
-                    kept.append(c)
+            # each chunk counted once (and each join locally): the most relevant that still fit, in
+            # order; then one exact count of the joined text drops the last ones taken should it
+            # still exceed the cap (token counts are not always additive)
+            taken = greedy_fill([c.text for c in ranked], cap, ctx.count)
+            kept = [ranked[i] for i in taken]
+            k = fewest_drops(lambda k: ctx.count(join_text(kept[: len(kept) - k])) <= cap, len(kept))
+            kept = kept[: len(kept) - k]
             # no whole chunk fits: the head of the most relevant one (nothing under a cap of 0)
             ranked = kept or fit_to_budget(ranked[:1], cap, ctx.count)[0]
         return edge_order(ranked)

@@ -432,11 +432,11 @@ class SemanticCompressor(Compressor):
         """Units with protection, importance and drop order set."""
         units = self._units(chunks)
         qwords = frozenset(w.text.lower() for w in split_words(query)) if "query" in self.protect else frozenset()
-        names: dict[int, frozenset[str]] = {}  # capitalised words seen inside sentences, per chunk
+        seen: dict[int, set[str]] = {}  # capitalised words seen inside sentences, per chunk
         for u in units:
             text = chunks[u.chunk].text
-            found = {text[s:e] for s, e in u.words[1:] if text[s].isupper()}
-            names[u.chunk] = names.get(u.chunk, frozenset()) | found
+            seen.setdefault(u.chunk, set()).update(text[s:e] for s, e in u.words[1:] if text[s].isupper())
+        names = {ci: frozenset(found) for ci, found in seen.items()}
         for u in units:
             u.protected = self._protect(chunks[u.chunk].text, u, qwords, names[u.chunk])
         self._score_words(chunks, units, query, ctx)

@@ -17,7 +17,17 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import SEPARATOR, CallContext, Compressor, OnError, extract, join_text, validate_choice, validate_number
+from ._base import (
+    SEPARATOR,
+    CallContext,
+    Compressor,
+    OnError,
+    extract,
+    fewest_drops,
+    join_text,
+    validate_choice,
+    validate_number,
+)
 from ._errors import BackendError, ConfigError, MissingDependencyError
 from ._llm import as_llm, check_llm_spec
 from ._protocols import Embedder
@@ -366,8 +376,13 @@ class Summarizer(Compressor):
             chosen.add(priority[0])
         out = self._build(chunks, units, chosen)
         dropping = [i for i in reversed(priority) if i in chosen]
-        while len(dropping) > 1 and ctx.count(join_text(out)) > total:
-            chosen.discard(dropping.pop(0))
+        if len(dropping) > 1 and ctx.count(join_text(out)) > total:  # O(log k) full counts
+
+            def fits(k: int) -> bool:
+                return ctx.count(join_text(self._build(chunks, units, chosen.difference(dropping[:k])))) <= total
+
+            k = fewest_drops(fits, len(dropping) - 1)
+            chosen.difference_update(dropping[:k])
             out = self._build(chunks, units, chosen)
         ctx.details.update({"sentences": len(units), "kept_sentences": len(chosen)})
         return out
