@@ -1,0 +1,160 @@
+"""Scale benchmark (issue 12 §2): wall time and peak RSS of the default pipeline per input size.
+
+Each step runs in a fresh subprocess, so its peak RSS (``ru_maxrss`` of the child) is its own.
+Chunks are HotpotQA dev paragraphs (``--data-dir``/hotpotqa_distractor_dev500, CC BY-SA 4.0), cycled
+when a step needs more than the file holds. ``--fake-embedder-from N`` runs steps of N chunks and more
+with ``ctxcompress.testing.FakeEmbedder`` (the algorithmic part only); such rows are labelled "fake
+embedder" and are not figures of the real pipeline.
+
+    taskset -c 1 env OMP_NUM_THREADS=1 python eval/bench_scale.py --sizes 10 100 1000 10000 \\
+        --fake-embedder-from 100000 --out eval/results_scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def paragraphs(data_dir: Path) -> list[dict[str, str]]:
+    path = next((data_dir / "hotpotqa_distractor_dev500").glob("*.jsonl.gz"))
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            out.extend({"title": c.get("title", ""), "text": c["paragraph_text"]} for c in r["contexts"])
+    return out
+
+
+def make_input(data_dir: Path, n: int, path: Path) -> None:
+    paras = paragraphs(data_dir)
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            p = paras[i % len(paras)]
+            f.write(json.dumps({"id": f"p{i}", "text": p["text"], "metadata": {"title": p["title"]}}) + "\n")
+
+
+def make_line(data_dir: Path, size: int, path: Path) -> None:
+    parts: list[str] = []
+    total = 0
+    for p in paragraphs(data_dir):
+        parts.append(p["text"].replace("\n", " "))
+        total += len(parts[-1]) + 1
+        if total >= size:
+            break
+    path.write_text(json.dumps({"id": "line", "text": " ".join(parts)[:size]}) + "\n", encoding="utf-8")
+
+
+CHILD = """
+import json, sys, time
+from ctxcompress import Chunk
+from ctxcompress._demo import default_pipeline
+src, fake = sys.argv[1], sys.argv[2] == "1"
+chunks = []
+for line in open(src, encoding="utf-8"):
+    r = json.loads(line)
+    chunks.append(Chunk(text=r["text"], id=r["id"], metadata=r.get("metadata", {})))
+pipe = default_pipeline()
+if fake:
+    from ctxcompress.testing import FakeEmbedder
+    emb = FakeEmbedder()
+    pipe.set_params(fuse__embedder=emb, filter__embedder=emb)
+t0 = time.perf_counter()
+res = pipe.compress(chunks, query="Which government position was held by the actress?", budget=0.25)
+print(json.dumps({"seconds": time.perf_counter() - t0, "tokens_in": res.report.tokens_in,
+                  "tokens_out": res.report.tokens_out}))
+"""
+
+
+_WRAP = (
+    "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)"
+)
+
+
+def run_child(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd`` under a fresh wrapper process, whose children's peak RSS is this step's alone."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _WRAP, *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {proc.stderr[-2000:]}")
+    peak_kb = int(proc.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
+    return wall, peak_kb / 1024, proc.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000, 100000])
+    ap.add_argument("--fake-embedder-from", type=int, default=100000)
+    ap.add_argument("--line-mb", type=float, default=5.0)
+    ap.add_argument("--no-cli", action="store_true")
+    ap.add_argument("--out", default=str(HERE / "results_scale.json"))
+    args = ap.parse_args()
+    data_dir = Path(args.data_dir)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [(f"{n} chunks", n, None) for n in args.sizes]
+        if args.line_mb > 0:
+            cases.append((f"{args.line_mb:g} MB single line", None, int(args.line_mb * 1_000_000)))
+        for label, n, line in cases:
+            src = Path(tmp) / "in.jsonl"
+            if n is not None:
+                make_input(data_dir, n, src)
+            else:
+                assert line is not None
+                make_line(data_dir, line, src)
+            fake = n is not None and n >= args.fake_embedder_from
+            kinds = [("python", [sys.executable, "-c", CHILD, str(src), "1" if fake else "0"])]
+            if not args.no_cli and not fake:
+                kinds.append(
+                    (
+                        "cli",
+                        [
+                            sys.executable,
+                            "-m",
+                            "ctxcompress",
+                            "compress",
+                            "--input",
+                            str(src),
+                            "--query",
+                            "Which government position was held by the actress?",
+                            "--budget",
+                            "0.25",
+                        ],
+                    )
+                )
+            for kind, cmd in kinds:
+                wall, rss, out = run_child(cmd)
+                row = {
+                    "case": label,
+                    "via": kind,
+                    "embedder": "fake" if fake else "real (default)",
+                    "wall_s": round(wall, 2),
+                    "peak_rss_mb": round(rss, 1),
+                }
+                if kind == "python":
+                    row.update(json.loads(out.strip().splitlines()[-1]))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    Path(args.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    lines = ["| case | via | embedder | wall s | peak RSS MB |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['via']} | {r['embedder']} | {r['wall_s']} | {r['peak_rss_mb']} |")
+    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
