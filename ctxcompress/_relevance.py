@@ -97,6 +97,10 @@ class RelevanceFilter(Compressor):
     when the budget allows. At least ``min_keep`` units are kept for a non-empty input, budget
     permitting: when the best unit alone is over the cap, its head (cut at a sentence, then word,
     boundary) is kept, and nothing under a cap of 0.
+
+    ``entity_hops`` (hybrid scorer): rounds of bridging from the evidence *text* (``ctxcompress._bridge``):
+    chunks that hold a name, quoted title or year of the best units are raised, also without titles;
+    ``0`` (default) bridges through titles only.
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class RelevanceFilter(Compressor):
         min_keep: int = 1,
         title_key: str = "title",
         on_error: OnError = "raise",
+        entity_hops: int = 0,
     ) -> None:
         validate_choice("granularity", granularity, ("sentence", "document"))
         if isinstance(scorer, str):
@@ -124,6 +129,7 @@ class RelevanceFilter(Compressor):
         validate_number("context_window", context_window, low=0, integer=True, allow_none=False)
         validate_number("min_keep", min_keep, low=0, integer=True, allow_none=False)
         validate_choice("on_error", on_error, ("raise", "passthrough"))
+        validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
         if not isinstance(title_key, str):
             raise ConfigError("title_key must be a str ('' to ignore titles)")
         self.granularity: Granularity = granularity
@@ -136,6 +142,7 @@ class RelevanceFilter(Compressor):
         self.min_keep = min_keep
         self.title_key = title_key
         self.on_error = on_error
+        self.entity_hops = entity_hops
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
@@ -208,6 +215,13 @@ class RelevanceFilter(Compressor):
         total: NDArray[np.float64] = (
             base + w["doc"] * chunk_best[unit_chunk] + w["bridge"] * bridge[unit_chunk] + w["lead"] * lead
         )
+        if self.entity_hops:
+            from ._bridge import entity_bridge
+
+            texts = [u.text for u in units]
+            index = [u.index for u in units]
+            chunk_texts = [c.text for c in chunks]
+            total = total + entity_bridge(query, chunk_texts, texts, unit_chunk, index, total, hops=self.entity_hops)
         return total
 
     # ---------------------------------------------------------------- selection
