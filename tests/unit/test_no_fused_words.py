@@ -17,7 +17,9 @@ with titles and quotes), for every compressor, with drawn budgets and queries:
      ``"Azmi interview </ref>"`` → ``"Azmi>"``);
    - *the budget cut:* when the base class had to cut the output to hold the budget (its "output
      cut" warning), the last token of the last chunk may be a prefix of a source token (the cut is
-     at the end of a word, before the punctuation that touched it).
+     at the end of a word, before the punctuation that touched it);
+   - *CJK text:* CJK has no spaces and each CJK character is a word of its own, so a token may be
+     a source token with some CJK characters (and marks) left out (``"(魍魎"`` → ``"魎"``).
 
 2. **Lines.** Every line of every output chunk is, token by token (with the exceptions above), a
    subsequence of one line of one source: pieces from two source lines never share an output line.
@@ -132,6 +134,25 @@ def _is_mark_run(s: str) -> bool:
     return bool(s) and all(unicodedata.category(c)[0] in "PS" for c in s)
 
 
+def _is_cjk(c: str) -> bool:
+    return unicodedata.name(c, "").startswith(("CJK ", "HIRAGANA", "KATAKANA", "HANGUL"))
+
+
+def _cjk_fragment(out: str, src: str) -> bool:
+    """CJK text has no spaces: each CJK character is a word of its own, so dropping one inside a
+    whitespace token is a word drop, not a fusion. ``out`` is ``src`` with only CJK characters and
+    marks taken out, and it still holds a CJK character."""
+    if not any(_is_cjk(c) for c in out):
+        return False
+    j = 0
+    for c in src:
+        if j < len(out) and out[j] == c:
+            j += 1
+        elif not (_is_cjk(c) or _is_mark_run(c)):
+            return False
+    return j == len(out)
+
+
 class _Source:
     """The whitespace tokens of the sources, the mark runs that end them, and their lines."""
 
@@ -147,12 +168,16 @@ class _Source:
             return True
         if cut and src.startswith(out):
             return True
+        if _cjk_fragment(out, src):
+            return True
         return out.startswith(src) and out[len(src) :] in self.marks
 
     def token_ok(self, out: str, *, cut: bool = False) -> bool:
         if out in self.tokens:
             return True
         if cut and any(t.startswith(out) for t in self.tokens):
+            return True
+        if any(_cjk_fragment(out, t) for t in self.tokens):
             return True
         return any(out[:i] in self.tokens and out[i:] in self.marks for i in range(1, len(out)))
 
