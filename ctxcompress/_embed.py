@@ -289,7 +289,7 @@ class OnnxModel:
         return encodings
 
     def batches(
-        self, encodings: Sequence[Any], keys: Sequence[str], batch_size: int
+        self, encodings: Sequence[Any], keys: Sequence[str], batch_size: int, max_tokens: int | None = None
     ) -> Iterator[tuple[list[int], NDArray[Any], NDArray[np.int64]]]:
         """Yield ``(indices, output, attention_mask)`` per batch of similar-length encodings.
 
@@ -298,8 +298,7 @@ class OnnxModel:
         slightly with their batch-mates; this keeps them deterministic).
         """
         order = sorted(range(len(encodings)), key=lambda i: (len(encodings[i].ids), keys[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in _token_batches(order, [len(e.ids) for e in encodings], batch_size, max_tokens):
             width = max(len(encodings[i].ids) for i in idx)
             ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
@@ -314,6 +313,27 @@ class OnnxModel:
             feeds = {k: v for k, v in feeds.items() if k in self.input_names}
             out = np.asarray(self.session.run([self.output_name], feeds)[0])
             yield idx, out, mask
+
+
+def _token_batches(
+    order: Sequence[int], lengths: Sequence[int], batch_size: int, max_tokens: int | None
+) -> Iterator[list[int]]:
+    """Split ``order`` (ascending length) into batches of at most ``batch_size`` items and, when
+    ``max_tokens`` is set, at most ``max_tokens`` padded tokens (items × the batch's longest item).
+
+    A batch of long texts is what sets the peak memory of a transformer (its attention grows with
+    items × length²), so capping padded tokens bounds memory whatever the input's size; short
+    texts still go ``batch_size`` at a time.
+    """
+    batch: list[int] = []
+    for i in order:
+        width = max(lengths[i], 1)
+        if batch and (len(batch) >= batch_size or (max_tokens is not None and (len(batch) + 1) * width > max_tokens)):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
 
 
 def _wrap_backend_error(name: str, what: str, exc: Exception) -> CtxCompressError:
@@ -441,7 +461,8 @@ class OnnxEmbedder(PicklableLazy):
 
     ``pooling`` and ``query_prefix`` default (``None``) to the preset's values, else ``"mean"`` and
     ``""``. Texts are truncated to ``max_length`` tokens, batched by length (padding only to the
-    batch's longest text) and the vectors L2-normalised. ``threads`` sets ONNX Runtime's intra-op
+    batch's longest text; at most ``batch_size`` texts and ``max_batch_tokens`` padded tokens a batch,
+    which bounds peak memory on long texts) and the vectors L2-normalised. ``threads`` sets ONNX Runtime's intra-op
     threads (default: its own choice). Needs ``pip install 'ctxcompress[onnx]'``.
     """
 
@@ -456,6 +477,7 @@ class OnnxEmbedder(PicklableLazy):
         pooling: Pooling | None = None,
         query_prefix: str | None = None,
         batch_size: int = 64,
+        max_batch_tokens: int | None = 1024,
         max_length: int = 256,
         threads: int | None = None,
     ) -> None:
@@ -471,6 +493,8 @@ class OnnxEmbedder(PicklableLazy):
         if query_prefix is not None and not isinstance(query_prefix, str):
             raise ConfigError(f"query_prefix must be a str, got {query_prefix!r}")
         _check_positive("batch_size", batch_size)
+        if max_batch_tokens is not None:
+            _check_positive("max_batch_tokens", max_batch_tokens)
         _check_positive("max_length", max_length)
         if threads is not None:
             _check_positive("threads", threads)
@@ -480,6 +504,7 @@ class OnnxEmbedder(PicklableLazy):
         self.pooling = pooling
         self.query_prefix = query_prefix
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.max_length = max_length
         self.threads = threads
         self._lock = threading.Lock()
@@ -495,7 +520,7 @@ class OnnxEmbedder(PicklableLazy):
             f"OnnxEmbedder(model={self.model!r}, onnx_path={self.onnx_path!r}, "
             f"tokenizer_path={self.tokenizer_path!r}, pooling={self.pooling!r}, "
             f"query_prefix={self.query_prefix!r}, batch_size={self.batch_size}, "
-            f"max_length={self.max_length}, threads={self.threads!r})"
+            f"max_batch_tokens={self.max_batch_tokens}, max_length={self.max_length}, threads={self.threads!r})"
         )
 
     @property
@@ -551,7 +576,7 @@ class OnnxEmbedder(PicklableLazy):
         try:
             encodings = onnx.encode(texts)
             result: NDArray[np.float32] | None = None
-            for idx, out, mask in onnx.batches(encodings, texts, self.batch_size):
+            for idx, out, mask in onnx.batches(encodings, texts, self.batch_size, self.max_batch_tokens):
                 pooled = self._pool(out, mask)
                 if result is None:
                     result = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)

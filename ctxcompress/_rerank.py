@@ -81,6 +81,7 @@ class OnnxCrossEncoder(PicklableLazy):
         onnx_path: str | Path | None = None,
         tokenizer_path: str | Path | None = None,
         batch_size: int = 32,
+        max_batch_tokens: int | None = 2048,
         max_length: int = 512,
         threads: int | None = None,
     ) -> None:
@@ -92,6 +93,8 @@ class OnnxCrossEncoder(PicklableLazy):
                 "model.onnx and tokenizer.json, or onnx_path=/tokenizer_path="
             )
         _check_positive("batch_size", batch_size)
+        if max_batch_tokens is not None:
+            _check_positive("max_batch_tokens", max_batch_tokens)
         _check_positive("max_length", max_length)
         if threads is not None:
             _check_positive("threads", threads)
@@ -99,6 +102,7 @@ class OnnxCrossEncoder(PicklableLazy):
         self.onnx_path = onnx_path
         self.tokenizer_path = tokenizer_path
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.max_length = max_length
         self.threads = threads
         self._lock = threading.Lock()
@@ -108,6 +112,7 @@ class OnnxCrossEncoder(PicklableLazy):
         return (
             f"OnnxCrossEncoder(model={self.model!r}, onnx_path={self.onnx_path!r}, "
             f"tokenizer_path={self.tokenizer_path!r}, batch_size={self.batch_size}, "
+            f"max_batch_tokens={self.max_batch_tokens}, "
             f"max_length={self.max_length}, threads={self.threads!r})"
         )
 
@@ -144,7 +149,7 @@ class OnnxCrossEncoder(PicklableLazy):
         scores = np.empty(len(items), dtype=np.float64)
         try:
             encodings = onnx.encode([(q, t) for t in items])
-            for idx, out, _mask in onnx.batches(encodings, items, self.batch_size):
+            for idx, out, _mask in onnx.batches(encodings, items, self.batch_size, self.max_batch_tokens):
                 logits = out.reshape(len(idx), -1)
                 scores[idx] = logits[:, 0]
         except Exception as exc:

@@ -77,19 +77,34 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "tokens_in": res.report.t
 
 _WRAP = (
     "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
-    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print('PEAK_KB', u.ru_maxrss, 'CPU_S', u.ru_utime + u.ru_stime, file=sys.stderr); sys.exit(p.returncode)"
 )
 
 
-def run_child(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd`` under a fresh wrapper process, whose children's peak RSS is this step's alone."""
+def run_child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run ``cmd`` under a fresh wrapper process, whose children's peak RSS and CPU time are this step's alone.
+
+    CPU seconds (user + system) are the figure to compare between steps on a shared machine: wall time
+    also counts the time other processes held the core.
+    """
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _WRAP, *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed: {proc.stderr[-2000:]}")
-    peak_kb = int(proc.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
-    return wall, peak_kb / 1024, proc.stdout
+    tail = proc.stderr.rsplit("PEAK_KB", 1)[1].split()
+    return wall, int(tail[0]) / 1024, float(tail[2]), proc.stdout
+
+
+def _fake_pipeline_config() -> dict[str, object]:
+    from ctxcompress._demo import default_pipeline
+    from ctxcompress.testing import FakeEmbedder
+
+    pipe = default_pipeline()
+    emb = FakeEmbedder()
+    pipe.set_params(fuse__embedder=emb, filter__embedder=emb)
+    return pipe.to_dict()
 
 
 def main() -> None:
@@ -116,31 +131,32 @@ def main() -> None:
                 make_line(data_dir, line, src)
             fake = n is not None and n >= args.fake_embedder_from
             kinds = [("python", [sys.executable, "-c", CHILD, str(src), "1" if fake else "0"])]
-            if not args.no_cli and not fake:
-                kinds.append(
-                    (
-                        "cli",
-                        [
-                            sys.executable,
-                            "-m",
-                            "ctxcompress",
-                            "compress",
-                            "--input",
-                            str(src),
-                            "--query",
-                            "Which government position was held by the actress?",
-                            "--budget",
-                            "0.25",
-                        ],
-                    )
-                )
+            if not args.no_cli:
+                cli = [
+                    sys.executable,
+                    "-m",
+                    "ctxcompress",
+                    "compress",
+                    "--input",
+                    str(src),
+                    "--query",
+                    "Which government position was held by the actress?",
+                    "--budget",
+                    "0.25",
+                ]
+                if fake:  # the default pipeline with the fake embedder, through a configuration file
+                    config = Path(tmp) / "fake.json"
+                    config.write_text(json.dumps(_fake_pipeline_config()), encoding="utf-8")
+                    cli += ["--config", str(config)]
+                kinds.append(("cli", cli))
             for kind, cmd in kinds:
-                wall, rss, out = run_child(cmd)
+                wall, rss, cpu, out = run_child(cmd)
                 row = {
                     "case": label,
                     "via": kind,
                     "embedder": "fake" if fake else "real (default)",
                     "wall_s": round(wall, 2),
+                    "cpu_s": round(cpu, 2),
                     "peak_rss_mb": round(rss, 1),
                 }
                 if kind == "python":
@@ -148,9 +164,11 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    lines = ["| case | via | embedder | wall s | peak RSS MB |", "|---|---|---|---|---|"]
+    lines = ["| case | via | embedder | CPU s | wall s | peak RSS MB |", "|---|---|---|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['via']} | {r['embedder']} | {r['wall_s']} | {r['peak_rss_mb']} |")
+        lines.append(
+            f"| {r['case']} | {r['via']} | {r['embedder']} | {r['cpu_s']} | {r['wall_s']} | {r['peak_rss_mb']} |"
+        )
     Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

@@ -464,3 +464,17 @@ def test_embedding_scorer_uses_encode_queries_and_cosine() -> None:
     assert scorer.name == "cosine:counting"
     with pytest.raises(ConfigError):
         EmbeddingScorer("nonsense")
+
+
+def test_token_batches_cap_padded_tokens_and_items() -> None:
+    from ctxcompress._embed import _token_batches
+
+    lengths = [4, 4, 4, 4, 100, 100, 100, 300]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches = list(_token_batches(order, lengths, batch_size=3, max_tokens=256))
+    assert [i for b in batches for i in b] == order  # every text once, in order
+    assert all(len(b) <= 3 for b in batches)
+    # padded tokens (items x the longest) stay under the cap, except a single text longer than it
+    assert all(len(b) * max(lengths[i] for i in b) <= 256 or len(b) == 1 for b in batches)
+    assert [len(b) for b in batches] == [3, 2, 2, 1]
+    assert list(_token_batches(order, lengths, batch_size=64, max_tokens=None)) == [order]
