@@ -11,34 +11,40 @@ tiktoken) load on first use, and a missing one raises an error naming the extra 
 
 from __future__ import annotations
 
-from ._base import CompressionResult, Compressor
+from ._backends.embedders import (
+    CachedEmbedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    default_embedder,
+    get_embedder,
+)
+from ._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
+from ._backends.tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
+from ._compressors.long_context_reorder import LongContextReorder
+from ._compressors.redundancy_fusion import RedundancyFusion
+from ._compressors.relevance_filter import RelevanceFilter
+from ._core.compressor import CompressionResult, Compressor
+from ._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
+from ._core.pipeline import Pipeline, load_config
+from ._core.protocols import LLM, Embedder, Scorer, TokenCounter
+from ._core.registry import register_type
+from ._core.report import ChunkReport, SavingsReport, StageReport
+from ._core.segment import Segment, split_sentences, split_words
+from ._core.types import Budget, Chunk, Span
 from ._demo import default_pipeline
-from ._embed import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, default_embedder, get_embedder
-from ._errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
-from ._fusion import RedundancyFusion
-from ._pipeline import Pipeline, load_config
-from ._protocols import LLM, Embedder, Scorer, TokenCounter
-from ._registry import register_type
-from ._relevance import RelevanceFilter
-from ._reorder import LongContextReorder
-from ._report import ChunkReport, SavingsReport, StageReport
-from ._rerank import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
-from ._segment import Segment, split_sentences, split_words
-from ._tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
-from ._types import Budget, Chunk, Span
 
 __version__ = "0.1.0"
 
 # compressors whose modules pull optional dependencies load on first access
 _LAZY: dict[str, str] = {
-    "KGSchemaPruner": "._kg",
-    "load_graph": "._kg",
-    "SemanticCompressor": "._semantic",
-    "Summarizer": "._summarize",
-    "ExtractRestructure": "._refiner",
-    "parse_refiner_output": "._refiner",
-    "AttentionFilter": "._gemfilter",
-    "TokenPruner": "._token_pruner",
+    "KGSchemaPruner": "._kg.pruner",
+    "load_graph": "._kg.pruner",
+    "SemanticCompressor": "._compressors.semantic_compressor",
+    "Summarizer": "._compressors.summarizer",
+    "ExtractRestructure": "._refiner.extract_restructure",
+    "parse_refiner_output": "._refiner.extract_restructure",
+    "AttentionFilter": "._lm.attention_filter",
+    "TokenPruner": "._lm.token_pruner",
 }
 
 

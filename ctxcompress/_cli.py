@@ -12,9 +12,9 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
-from ._base import CompressionResult
-from ._errors import ConfigError, CtxCompressError, InputError
-from ._types import Budget, Chunk
+from ._core.compressor import CompressionResult
+from ._core.errors import ConfigError, CtxCompressError, InputError
+from ._core.types import Budget, Chunk
 
 __all__ = ["main", "parse_budget", "read_chunks"]
 
@@ -225,8 +225,8 @@ def _read_input(args: argparse.Namespace) -> list[Chunk]:
 
 
 def _cmd_compress(args: argparse.Namespace) -> int:
+    from ._core.pipeline import load_config
     from ._demo import default_pipeline
-    from ._pipeline import load_config
 
     chunks = _read_input(args)
     comp = load_config(args.config) if args.config else default_pipeline()
@@ -238,7 +238,7 @@ def _cmd_kg(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from ._kg import KGSchemaPruner, load_graph
+    from ._kg.pruner import KGSchemaPruner, load_graph
 
     try:  # read (and keep in load_graph's cache) up front, so that an unreadable file is one clear error
         load_graph(args.graph)
@@ -266,8 +266,8 @@ def _cmd_kg(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._core.pipeline import load_config
     from ._demo import run_demo
-    from ._pipeline import load_config
 
     comp = load_config(args.config) if args.config else None
     run_demo(budget=args.budget, k=args.k, counter=args.model, compressor=comp, out=sys.stdout)

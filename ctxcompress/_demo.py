@@ -13,13 +13,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ._base import Compressor
-from ._deps import require
-from ._embed import default_embedder
-from ._fusion import RedundancyFusion
-from ._pipeline import Pipeline
-from ._relevance import RelevanceFilter
-from ._types import Budget, Chunk
+from ._backends.embedders import default_embedder
+from ._compressors.redundancy_fusion import RedundancyFusion
+from ._compressors.relevance_filter import RelevanceFilter
+from ._core.compressor import Compressor
+from ._core.deps import require
+from ._core.pipeline import Pipeline
+from ._core.types import Budget, Chunk
 
 __all__ = ["default_pipeline", "normalize_answer", "run_demo"]
 

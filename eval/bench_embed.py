@@ -52,9 +52,9 @@ def hotpot_like_sentences(n: int, seed: int = 0) -> list[str]:
 
 def _backends() -> list[tuple[str, Callable[[], Any], str]]:
     """(label, factory, kind) for every backend whose package and model files are installed."""
-    from ctxcompress import _embed
-    from ctxcompress._embed import OnnxEmbedder, SentenceTransformerEmbedder
-    from ctxcompress._rerank import OnnxCrossEncoder
+    from ctxcompress._backends import embedders as _embed
+    from ctxcompress._backends.embedders import OnnxEmbedder, SentenceTransformerEmbedder
+    from ctxcompress._backends.scorers import OnnxCrossEncoder
 
     has = {m: importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers", "sentence_transformers")}
     onnx = has["onnxruntime"] and has["tokenizers"]

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ctxcompress import Budget, CachedEmbedder, Chunk, Pipeline, RedundancyFusion, RelevanceFilter, get_counter
-from ctxcompress._base import extract, join_text
+from ctxcompress._backends.embedders import get_embedder
+from ctxcompress._core.compressor import extract, join_text
+from ctxcompress._core.segment import split_sentences
 from ctxcompress._demo import answer_in
-from ctxcompress._embed import get_embedder
-from ctxcompress._segment import split_sentences
 
 
 def load_hotpot(path: Path, limit: int | None) -> list[dict[str, Any]]:

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from ctxcompress import KGSchemaPruner, get_counter
-from ctxcompress._embed import get_embedder
-from ctxcompress._kg import load_graph
+from ctxcompress._backends.embedders import get_embedder
+from ctxcompress._kg.pruner import load_graph
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

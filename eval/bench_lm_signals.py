@@ -78,7 +78,7 @@ def layer_skip_timing(folder: str, data_dir: str, n: int = 5, threads: int = 1) 
     """Seconds for GemFilter's early exit vs a full forward pass on ``n`` HotpotQA prompts (best of 2 each)."""
     import torch
     from ctxcompress import AttentionFilter
-    from ctxcompress._causal_lm import encode, last_query_scores, load_causal_lm
+    from ctxcompress._lm.causal_lm import encode, last_query_scores, load_causal_lm
 
     from ctxcompress_eval import load_dataset
 

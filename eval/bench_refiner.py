@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from ctxcompress import Budget, CachedEmbedder, Chunk, OnnxCrossEncoder, RelevanceFilter, get_counter
-from ctxcompress._base import join_text
+from ctxcompress._backends.embedders import get_embedder
+from ctxcompress._core.compressor import join_text
+from ctxcompress._core.segment import split_sentences
 from ctxcompress._demo import answer_in
-from ctxcompress._embed import get_embedder
-from ctxcompress._refiner import ExtractRestructure
-from ctxcompress._segment import split_sentences
+from ctxcompress._refiner.extract_restructure import ExtractRestructure
 
 from bench_foundation import load_hotpot
 
@@ -184,7 +184,7 @@ def peer_runners(names: Sequence[str], counter: Any, embedder: Any) -> dict[str,
 
 # --------------------------------------------------------------------------- the LLM engine
 def run_llm(data: Sequence[Item], n: int, counter: Any, max_new_tokens: int) -> dict[str, Any]:
-    from ctxcompress._llm import HFLocalLLM
+    from ctxcompress._lm.llm import HFLocalLLM
 
     model = HFLocalLLM("smollm2", max_new_tokens=max_new_tokens)
     t0 = time.perf_counter()

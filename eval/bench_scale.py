@@ -113,7 +113,14 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000, 100000])
     ap.add_argument("--fake-embedder-from", type=int, default=100000)
     ap.add_argument("--line-mb", type=float, default=5.0)
-    ap.add_argument("--no-cli", action="store_true")
+    ap.add_argument("--no-cli", action="store_true", help="skip the CLI runs")
+    ap.add_argument(
+        "--cli-real-max",
+        type=int,
+        default=None,
+        help="run the CLI with the real embedder only up to this many chunks (it is the same code path as the "
+        "Python API plus reading and writing JSON; larger steps still run it with the fake embedder)",
+    )
     ap.add_argument("--out", default=str(HERE / "results_scale.json"))
     args = ap.parse_args()
     data_dir = Path(args.data_dir)
@@ -131,6 +138,7 @@ def main() -> None:
                 make_line(data_dir, line, src)
             fake = n is not None and n >= args.fake_embedder_from
             kinds = [("python", [sys.executable, "-c", CHILD, str(src), "1" if fake else "0"])]
+            cli_fake = fake or (args.cli_real_max is not None and n is not None and n > args.cli_real_max)
             if not args.no_cli:
                 cli = [
                     sys.executable,
@@ -144,17 +152,17 @@ def main() -> None:
                     "--budget",
                     "0.25",
                 ]
-                if fake:  # the default pipeline with the fake embedder, through a configuration file
+                if cli_fake:  # the default pipeline with the fake embedder, through a configuration file
                     config = Path(tmp) / "fake.json"
                     config.write_text(json.dumps(_fake_pipeline_config()), encoding="utf-8")
                     cli += ["--config", str(config)]
-                kinds.append(("cli", cli))
+                kinds.append(("cli (fake embedder)" if cli_fake and not fake else "cli", cli))
             for kind, cmd in kinds:
                 wall, rss, cpu, out = run_child(cmd)
                 row = {
                     "case": label,
                     "via": kind,
-                    "embedder": "fake" if fake else "real (default)",
+                    "embedder": "fake" if (fake or "fake" in kind) else "real (default)",
                     "wall_s": round(wall, 2),
                     "cpu_s": round(cpu, 2),
                     "peak_rss_mb": round(rss, 1),

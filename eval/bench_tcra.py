@@ -43,10 +43,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ctxcompress import Chunk, OnnxEmbedder, get_counter
-from ctxcompress._base import Compressor, join_text
+from ctxcompress._compressors.semantic_compressor import SemanticCompressor
+from ctxcompress._compressors.summarizer import Summarizer
+from ctxcompress._core.compressor import Compressor, join_text
 from ctxcompress._demo import answer_in, normalize_answer
-from ctxcompress._semantic import SemanticCompressor
-from ctxcompress._summarize import Summarizer
 
 from bench_foundation import load_hotpot
 
@@ -358,7 +358,7 @@ def main() -> int:
                         )
                 emb.save()
             if args.llm_questions:
-                from ctxcompress._llm import HFLocalLLM
+                from ctxcompress._lm.llm import HFLocalLLM
 
                 llm = HFLocalLLM("smollm2", max_new_tokens=args.llm_max_new_tokens, repetition_penalty=1.2)
                 llm.warm_up()

@@ -7,9 +7,9 @@ import pickle
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .._base import CompressionResult, Compressor
-from .._errors import InputError
-from .._types import Budget, Chunk
+from .._core.compressor import CompressionResult, Compressor
+from .._core.errors import InputError
+from .._core.types import Budget, Chunk
 from ._fakes import WhitespaceCounter
 
 __all__ = ["SAMPLE_CHUNKS", "SAMPLE_QUERY", "CompressorConformance"]

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .._errors import BackendError
-from .._tokens import WhitespaceCounter
+from .._backends.tokens import WhitespaceCounter
+from .._core.errors import BackendError
 
 __all__ = [
     "FailingEmbedder",

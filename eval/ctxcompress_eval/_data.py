@@ -374,7 +374,7 @@ def retrieve_contexts(
         ]
     if embed_passages is None or embed_queries is None:
         raise ValueError("retrieval needs an embedder")
-    from ctxcompress._deps import require
+    from ctxcompress._core.deps import require
 
     faiss = require("faiss", extra="faiss", purpose="the retrieval-built multi-document setting")
     texts = [f"{p.title}: {p.text}" if p.title else p.text for p in passages]

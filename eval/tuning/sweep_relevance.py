@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import ctxcompress._relevance as relevance
+import ctxcompress._compressors.relevance_filter as relevance
 from ctxcompress import Budget, CachedEmbedder, Chunk, RelevanceFilter, get_counter
+from ctxcompress._backends.embedders import get_embedder
 from ctxcompress._demo import answer_in
-from ctxcompress._embed import get_embedder
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -11,9 +11,9 @@ import random
 import numpy as np
 import pytest
 
-from ctxcompress import _embed
-from ctxcompress._embed import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, default_embedder
-from ctxcompress._rerank import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
+from ctxcompress._backends import embedders as _embed
+from ctxcompress._backends.embedders import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, default_embedder
+from ctxcompress._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
 
 pytestmark = pytest.mark.integration
 

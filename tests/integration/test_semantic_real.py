@@ -11,7 +11,7 @@ import statistics
 import pytest
 
 from ctxcompress import Chunk, split_words
-from ctxcompress._semantic import SemanticCompressor
+from ctxcompress._compressors.semantic_compressor import SemanticCompressor
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import importlib.util
 import pytest
 
 from ctxcompress import Chunk
-from ctxcompress._llm import HFLocalLLM, _smollm2_package_dir
-from ctxcompress._summarize import Summarizer
+from ctxcompress._compressors.summarizer import Summarizer
+from ctxcompress._lm.llm import HFLocalLLM, _smollm2_package_dir
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY
 
 pytestmark = pytest.mark.integration

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from ctxcompress import _tokens
-from ctxcompress._errors import BackendError
-from ctxcompress._tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
+from ctxcompress._backends import tokens as _tokens
+from ctxcompress._backends.tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
+from ctxcompress._core.errors import BackendError
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from ctxcompress import (
     Span,
     Summarizer,
 )
-from ctxcompress._types import RESERVED_METADATA
+from ctxcompress._core.types import RESERVED_METADATA
 from ctxcompress.testing import (
     SAMPLE_CHUNKS,
     SAMPLE_QUERY,
@@ -250,7 +250,7 @@ def test_our_own_output_metadata_passes_the_input_checks() -> None:
 @pytest.mark.parametrize("name", ["AttentionFilter", "TokenPruner"])
 def test_missing_smollm2_package_names_what_to_install(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import ctxcompress
-    import ctxcompress._llm as llm_mod
+    import ctxcompress._lm.llm as llm_mod
 
     monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: None)
     comp = getattr(ctxcompress, name)(device="cpu", on_error="passthrough")
@@ -261,7 +261,7 @@ def test_missing_smollm2_package_names_what_to_install(name: str, monkeypatch: p
 
 
 def test_check_helpers_accept_good_output() -> None:
-    from ctxcompress._protocols import check_scores, check_vectors
+    from ctxcompress._core.protocols import check_scores, check_vectors
 
     assert check_scores("s", [1, 2.5], 2).dtype == np.float64
     assert check_vectors("e", np.eye(2), 2).dtype == np.float32

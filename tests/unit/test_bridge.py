@@ -1,4 +1,7 @@
-"""Entity bridging from the evidence text (``ctxcompress._bridge``, ``RelevanceFilter(entity_hops=...)``)."""
+"""Entity bridging from the evidence text.
+
+``ctxcompress._compressors.bridging``, used through ``RelevanceFilter(entity_hops=...)``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,9 @@ import numpy as np
 import pytest
 
 from ctxcompress import Budget, Chunk, ConfigError, RelevanceFilter
-from ctxcompress._base import CallContext
-from ctxcompress._bridge import entities, entity_bridge
-from ctxcompress._relevance import make_units
+from ctxcompress._compressors.bridging import entities, entity_bridge
+from ctxcompress._compressors.relevance_filter import make_units
+from ctxcompress._core.compressor import CallContext
 from ctxcompress.testing import FakeEmbedder, WhitespaceCounter
 
 QUERY = "What was the population of the city where Kerry Saxby-Junna was born?"

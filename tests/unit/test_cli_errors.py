@@ -15,7 +15,7 @@ import pytest
 
 from ctxcompress import Budget, Chunk, InputError
 from ctxcompress._cli import _print_result, main, parse_budget, read_chunks
-from ctxcompress._types import coerce_chunks
+from ctxcompress._core.types import coerce_chunks
 
 BASE = ["compress", "--query", "capital of France", "--counter", "whitespace"]
 GOOD = json.dumps({"id": "a", "text": "Paris is the capital of France."})

@@ -23,7 +23,7 @@ from ctxcompress import (
     SavingsReport,
     Span,
 )
-from ctxcompress._base import extract, fit_to_budget
+from ctxcompress._core.compressor import extract, fit_to_budget
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, FailingEmbedder, FakeEmbedder, WhitespaceCounter
 
 WS = WhitespaceCounter()
@@ -289,7 +289,7 @@ def test_fusion_merges_duplicates_and_records_sources() -> None:
 
 
 def test_reorder_puts_best_at_the_edges() -> None:
-    from ctxcompress._reorder import edge_order
+    from ctxcompress._compressors.long_context_reorder import edge_order
 
     assert edge_order([1, 2, 3, 4, 5]) == [1, 3, 5, 4, 2]
     chunks = [Chunk(f"doc {i}", id=str(i), score=s) for i, s in enumerate([0.1, 0.9, 0.5, 0.7])]

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from ctxcompress import _embed
-from ctxcompress._embed import (
+from ctxcompress._backends import embedders as _embed
+from ctxcompress._backends.embedders import (
     CachedEmbedder,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
@@ -23,9 +23,9 @@ from ctxcompress._embed import (
     get_embedder,
     resolve_model_path,
 )
-from ctxcompress._errors import BackendError, ConfigError, InputError, MissingDependencyError
-from ctxcompress._protocols import Embedder, Scorer
-from ctxcompress._rerank import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder, bm25_tokens
+from ctxcompress._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder, bm25_tokens
+from ctxcompress._core.errors import BackendError, ConfigError, InputError, MissingDependencyError
+from ctxcompress._core.protocols import Embedder, Scorer
 
 pytestmark = pytest.mark.unit
 
@@ -399,7 +399,7 @@ def test_default_embedder_without_backends_names_the_extras(monkeypatch: pytest.
 
 def test_importing_embed_and_rerank_loads_no_heavy_library() -> None:
     code = (
-        "import sys, ctxcompress._embed, ctxcompress._rerank\n"
+        "import sys, ctxcompress._backends.embedders, ctxcompress._backends.scorers\n"
         "heavy = {'torch', 'onnxruntime', 'sentence_transformers', 'transformers', 'tokenizers'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
@@ -467,7 +467,7 @@ def test_embedding_scorer_uses_encode_queries_and_cosine() -> None:
 
 
 def test_token_batches_cap_padded_tokens_and_items() -> None:
-    from ctxcompress._embed import _token_batches
+    from ctxcompress._backends.embedders import _token_batches
 
     lengths = [4, 4, 4, 4, 100, 100, 100, 300]
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])

@@ -41,9 +41,9 @@ from ctxcompress import (
     RelevanceFilter,
 )
 from ctxcompress._cli import main
-from ctxcompress._refiner import ExtractRestructure
-from ctxcompress._semantic import SemanticCompressor
-from ctxcompress._summarize import Summarizer
+from ctxcompress._compressors.semantic_compressor import SemanticCompressor
+from ctxcompress._compressors.summarizer import Summarizer
+from ctxcompress._refiner.extract_restructure import ExtractRestructure
 from ctxcompress.testing import FakeEmbedder, FakeLLM, WhitespaceCounter
 
 EXAMPLES = int(os.environ.get("CTXCOMPRESS_FUZZ_EXAMPLES", "50"))

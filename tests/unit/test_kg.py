@@ -11,8 +11,7 @@ import pytest
 
 import ctxcompress
 from ctxcompress import Budget, Chunk, Compressor, ConfigError, InputError
-from ctxcompress._kg import FACTS_KEY, JOINED_ID, KGSchemaPruner, select_by_similarity
-from ctxcompress._kg_graph import (
+from ctxcompress._kg.graph import (
     check_graph,
     load_edge_list,
     load_graph,
@@ -21,7 +20,8 @@ from ctxcompress._kg_graph import (
     merge_graphs,
     verbalise_triple,
 )
-from ctxcompress._kg_link import clear_indexes, parse_entities
+from ctxcompress._kg.linking import clear_indexes, parse_entities
+from ctxcompress._kg.pruner import FACTS_KEY, JOINED_ID, KGSchemaPruner, select_by_similarity
 from ctxcompress.testing import CompressorConformance, FailingEmbedder, FakeEmbedder, FakeLLM, WhitespaceCounter
 
 nx = pytest.importorskip("networkx")
@@ -284,7 +284,7 @@ def test_node_names_embedded_once_per_graph(tmp_path: Path) -> None:
 
 def test_faiss_search_matches_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("faiss")
-    from ctxcompress import _kg_link
+    from ctxcompress._kg import linking as _kg_link
 
     g = tiny_graph()
     question = "something about sclerosis"
@@ -521,7 +521,8 @@ def test_edge_list_needs_types(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_kg(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from ctxcompress import _cli, _embed
+    from ctxcompress import _cli
+    from ctxcompress._backends import embedders as _embed
 
     monkeypatch.setattr(_embed, "get_embedder", lambda spec=None: FakeEmbedder())
     rc = _cli.main(

@@ -55,11 +55,11 @@ from ctxcompress import (
     SemanticCompressor,
     split_sentences,
 )
-from ctxcompress._base import extract, gap_separator
-from ctxcompress._causal_lm import TextUnit, build_chunks, word_ranges
-from ctxcompress._kg import KGSchemaPruner
-from ctxcompress._refiner import ExtractRestructure
-from ctxcompress._summarize import Summarizer
+from ctxcompress._compressors.summarizer import Summarizer
+from ctxcompress._core.compressor import extract, gap_separator
+from ctxcompress._kg.pruner import KGSchemaPruner
+from ctxcompress._lm.causal_lm import TextUnit, build_chunks, word_ranges
+from ctxcompress._refiner.extract_restructure import ExtractRestructure
 from ctxcompress.testing import FakeEmbedder, WhitespaceCounter
 
 # --------------------------------------------------------------------------- the paragraphs
@@ -303,8 +303,8 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> object:
 def test_lm_compressors_join_without_fusing(
     name: str, tiny_lm: str, data: tuple[list[Chunk], str, Budget | None]
 ) -> None:
-    from ctxcompress._gemfilter import AttentionFilter
-    from ctxcompress._token_pruner import TokenPruner
+    from ctxcompress._lm.attention_filter import AttentionFilter
+    from ctxcompress._lm.token_pruner import TokenPruner
 
     chunks, query, budget = data
     comp: Compressor

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import ctxcompress
 from ctxcompress import BackendError, Budget, Chunk, Compressor, ConfigError, InputError, Pipeline, RedundancyFusion
-from ctxcompress._refiner import (
+from ctxcompress._refiner.embedding_engine import entities, needs_context
+from ctxcompress._refiner.extract_restructure import (
     REFINER_PROMPT,
     SECTION_KEY,
     SOURCE_KEY,
@@ -23,7 +24,6 @@ from ctxcompress._refiner import (
     render_sections,
     verify_quotes,
 )
-from ctxcompress._refiner_embed import entities, needs_context
 from ctxcompress.testing import (
     SAMPLE_CHUNKS,
     SAMPLE_QUERY,

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from ctxcompress import Chunk, LongContextReorder, RedundancyFusion, RelevanceFilter
-from ctxcompress._base import fewest_drops, greedy_fill
-from ctxcompress._relevance import make_units
+from ctxcompress._compressors.relevance_filter import make_units
+from ctxcompress._core.compressor import fewest_drops, greedy_fill
 from ctxcompress.testing import SAMPLE_CHUNKS, FakeEmbedder, WhitespaceCounter
 
 _WORD = re.compile(r"\w+")
@@ -182,7 +182,7 @@ def test_onnx_tokenises_only_the_head_of_a_huge_text() -> None:
     tokenizers = pytest.importorskip("tokenizers")
     from tokenizers import models, pre_tokenizers
 
-    from ctxcompress._embed import OnnxModel
+    from ctxcompress._backends.embedders import OnnxModel
 
     vocab = {"[UNK]": 0, "the": 1, "cat": 2, "sat": 3}
     tok = tokenizers.Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))

@@ -30,7 +30,7 @@ from ctxcompress import (
     register_type,
 )
 from ctxcompress._cli import main
-from ctxcompress._registry import MAX_CONFIG_BYTES, _unregister
+from ctxcompress._core.registry import MAX_CONFIG_BYTES, _unregister
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, FakeEmbedder, FakeLLM, WhitespaceCounter
 
 
@@ -73,8 +73,8 @@ def _payloads(target: Path) -> dict[str, tuple[str, dict[str, Any]]]:
             },
         ),
         "ctxcompress-internal": (
-            "ctxcompress._deps.require",
-            {"type": "ctxcompress._deps.require", "init_parameters": {"module": "os", "extra": "x"}},
+            "ctxcompress._core.deps.require",
+            {"type": "ctxcompress._core.deps.require", "init_parameters": {"module": "os", "extra": "x"}},
         ),
         "pipeline-nested-in-budget": (
             "subprocess.check_call",
@@ -295,7 +295,12 @@ def test_invalid_utf8_and_non_mapping_documents(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- accepted spellings
 @pytest.mark.parametrize(
     "spelling",
-    ["RelevanceFilter", "ctxcompress.RelevanceFilter", "ctxcompress._relevance.RelevanceFilter"],
+    [
+        "RelevanceFilter",
+        "ctxcompress.RelevanceFilter",
+        "ctxcompress._compressors.relevance_filter.RelevanceFilter",
+        "ctxcompress._relevance.RelevanceFilter",  # the flat layout of 0.1.0
+    ],
 )
 def test_existing_spellings_still_load(spelling: str) -> None:
     emb_spellings = ["ctxcompress.testing.FakeEmbedder", "ctxcompress.testing._fakes.FakeEmbedder"]
@@ -307,6 +312,10 @@ def test_existing_spellings_still_load(spelling: str) -> None:
         assert comp.to_dict()["init_parameters"]["embedder"]["type"] == "ctxcompress.testing.FakeEmbedder"
 
 
+def data_ok() -> WhitespaceCounter:
+    return WhitespaceCounter()
+
+
 def test_legacy_module_paths_of_unexported_classes_still_load() -> None:
     data = {"type": "ctxcompress._tokens.WhitespaceCounter", "init_parameters": {}}
     comp = Compressor.from_dict(
@@ -316,21 +325,23 @@ def test_legacy_module_paths_of_unexported_classes_still_load() -> None:
         }
     )
     assert type(comp).__name__ == "Summarizer"
-    from ctxcompress._base import deserialize
+    from ctxcompress._core.compressor import deserialize
 
     assert deserialize(data) == WhitespaceCounter()
     assert deserialize({"type": "ctxcompress.testing.WhitespaceCounter", "init_parameters": {}}) == WhitespaceCounter()
-    llm = deserialize({"type": "ctxcompress._llm.HFLocalLLM", "init_parameters": {"model": "smollm2"}})
-    assert type(llm).__name__ == "HFLocalLLM"  # built, nothing loaded until the first call
+    assert deserialize({"type": "ctxcompress._backends.tokens.WhitespaceCounter", "init_parameters": {}}) == data_ok()
+    for path in ("ctxcompress._llm.HFLocalLLM", "ctxcompress._lm.llm.HFLocalLLM"):  # 0.1.0 and today
+        llm = deserialize({"type": path, "init_parameters": {"model": "smollm2"}})
+        assert type(llm).__name__ == "HFLocalLLM"  # built, nothing loaded until the first call
     budget = deserialize({"type": "Budget", "init_parameters": {"max_tokens": 5}})
     assert budget == Budget(max_tokens=5)
 
 
 def _every_compressor() -> list[Compressor]:
-    from ctxcompress._kg import KGSchemaPruner
-    from ctxcompress._refiner import ExtractRestructure
-    from ctxcompress._semantic import SemanticCompressor
-    from ctxcompress._summarize import Summarizer
+    from ctxcompress._compressors.semantic_compressor import SemanticCompressor
+    from ctxcompress._compressors.summarizer import Summarizer
+    from ctxcompress._kg.pruner import KGSchemaPruner
+    from ctxcompress._refiner.extract_restructure import ExtractRestructure
 
     comps: list[Compressor] = [
         RelevanceFilter(embedder=FakeEmbedder(dim=32)),
@@ -373,7 +384,7 @@ def test_every_compressor_round_trips_with_registered_names(comp: Compressor, tm
 
 @pytest.mark.parametrize("name", ["AttentionFilter", "TokenPruner"])
 def test_model_compressors_are_registered(name: str) -> None:
-    from ctxcompress._registry import canonical_name, resolve_type
+    from ctxcompress._core.registry import canonical_name, resolve_type
 
     assert canonical_name(name) == f"ctxcompress.{name}"
     assert resolve_type(name) is getattr(ctxcompress, name)
@@ -450,7 +461,7 @@ def test_register_type_rules(registered: None) -> None:
     with pytest.raises(ConfigError, match="own types"):
         register_type(KeepFirst, name="RelevanceFilter")
     with pytest.raises(ConfigError, match="own types"):
-        register_type(KeepFirst, name="ctxcompress._relevance.RelevanceFilter")
+        register_type(KeepFirst, name="ctxcompress._compressors.relevance_filter.RelevanceFilter")
     with pytest.raises(ConfigError, match="already registered"):
         register_type(CountingEmbedder, name="mycompany.KeepFirst")
     with pytest.raises(ConfigError, match="takes a class"):

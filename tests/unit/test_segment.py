@@ -1,4 +1,4 @@
-"""Tests of ctxcompress._segment: sentence and word segmentation with exact offsets."""
+"""Tests of ctxcompress._core.segment: sentence and word segmentation with exact offsets."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctxcompress._errors import ConfigError, InputError
-from ctxcompress._segment import Segment, sentence_spans, split_sentences, split_words
+from ctxcompress._core.errors import ConfigError, InputError
+from ctxcompress._core.segment import Segment, sentence_spans, split_sentences, split_words
 
 pytestmark = pytest.mark.unit
 
@@ -555,7 +555,7 @@ def test_split_words_properties(text: str) -> None:
 
 
 def test_public_names() -> None:
-    import ctxcompress._segment as mod
+    import ctxcompress._core.segment as mod
 
     assert mod.__all__ == sorted(mod.__all__)
     assert set(mod.__all__) == {"Segment", "sentence_spans", "split_sentences", "split_words"}

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 import ctxcompress
 from ctxcompress import BackendError, Budget, Chunk, Compressor, ConfigError, Pipeline, RelevanceFilter, split_words
-from ctxcompress._semantic import SemanticCompressor
+from ctxcompress._compressors.semantic_compressor import SemanticCompressor
 from ctxcompress.testing import (
     SAMPLE_CHUNKS,
     SAMPLE_QUERY,

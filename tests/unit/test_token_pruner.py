@@ -13,8 +13,8 @@ tokenizers = pytest.importorskip("tokenizers")
 from _tiny_lm import make_tiny_lm  # noqa: E402
 
 from ctxcompress import Budget, Chunk, Compressor, ConfigError  # noqa: E402
-from ctxcompress._causal_lm import load_causal_lm, token_nll, word_ranges  # noqa: E402
-from ctxcompress._token_pruner import TokenPruner  # noqa: E402
+from ctxcompress._lm.causal_lm import load_causal_lm, token_nll, word_ranges  # noqa: E402
+from ctxcompress._lm.token_pruner import TokenPruner  # noqa: E402
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance, WhitespaceCounter  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def test_no_budget_uses_rate(tiny: str) -> None:
 
 
 def test_shares_the_model_with_attention_filter(tiny: str) -> None:
-    from ctxcompress._gemfilter import AttentionFilter
+    from ctxcompress._lm.attention_filter import AttentionFilter
 
     assert TokenPruner(model=tiny, device="cpu")._lm() is AttentionFilter(model=tiny, device="cpu")._lm()
 

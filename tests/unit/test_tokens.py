@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 
-from ctxcompress import _tokens
-from ctxcompress._errors import BackendError, ConfigError, MissingDependencyError
-from ctxcompress._protocols import TokenCounter
-from ctxcompress._tokens import (
+from ctxcompress._backends import tokens as _tokens
+from ctxcompress._backends.tokens import (
     MODEL_ENCODINGS,
     ApproxCounter,
     HFTokenizerCounter,
@@ -25,6 +23,8 @@ from ctxcompress._tokens import (
     for_model,
     get_counter,
 )
+from ctxcompress._core.errors import BackendError, ConfigError, MissingDependencyError
+from ctxcompress._core.protocols import TokenCounter
 
 pytestmark = pytest.mark.unit
 

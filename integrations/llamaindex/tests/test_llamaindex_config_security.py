@@ -52,8 +52,8 @@ def _payloads(target: Path) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         (
-            "ctxcompress._deps.require",
-            {"type": "ctxcompress._deps.require", "init_parameters": {"module": "os", "extra": "x"}},
+            "ctxcompress._core.deps.require",
+            {"type": "ctxcompress._core.deps.require", "init_parameters": {"module": "os", "extra": "x"}},
         ),
     ]
 

@@ -79,7 +79,7 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
 
     # ------------------------------------------------------------------ validation and serialisation
     @classmethod
-    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> CtxCompressPostprocessor:  # type: ignore[override]
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> CtxCompressPostprocessor:
         """Rebuild from :meth:`to_dict` data. A ``compressor`` given as data is built the way
         ``ctxcompress.load_config`` builds one: only registered ctxcompress types, else a ``ConfigError``
         naming the refused type (raised as such, before any other field is validated)."""

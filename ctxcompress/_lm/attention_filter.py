@@ -27,8 +27,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ._base import CallContext, Compressor, OnError, fewest_drops, join_text, validate_choice, validate_number
-from ._causal_lm import (
+from .._core.compressor import (
+    CallContext,
+    Compressor,
+    OnError,
+    fewest_drops,
+    join_text,
+    validate_choice,
+    validate_number,
+)
+from .._core.deps import require
+from .._core.errors import ConfigError
+from .._core.types import Chunk
+from .causal_lm import (
     LoadedLM,
     TextUnit,
     build_chunks,
@@ -43,9 +54,6 @@ from ._causal_lm import (
     rate_cap,
     word_ranges,
 )
-from ._deps import require
-from ._errors import ConfigError
-from ._types import Chunk
 
 __all__ = ["AttentionFilter", "default_layer"]
 
@@ -236,7 +244,7 @@ class AttentionFilter(Compressor):
         return out, len(windows)
 
     def _units(self, chunks: Sequence[Chunk], scores: Sequence[Sequence[tuple[int, int, float]]]) -> list[TextUnit]:
-        from ._segment import split_sentences
+        from .._core.segment import split_sentences
 
         units: list[TextUnit] = []
         for ci, ch in enumerate(chunks):

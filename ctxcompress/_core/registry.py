@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import ConfigError, MissingDependencyError
+from .errors import ConfigError, MissingDependencyError
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -48,32 +48,32 @@ T = TypeVar("T", bound=type)
 # registered name -> (module inside ctxcompress, attribute); imported only when named
 _BUILTIN: dict[str, tuple[str, str]] = {
     # compressors
-    "ctxcompress.AttentionFilter": ("ctxcompress._gemfilter", "AttentionFilter"),
-    "ctxcompress.ExtractRestructure": ("ctxcompress._refiner", "ExtractRestructure"),
-    "ctxcompress.KGSchemaPruner": ("ctxcompress._kg", "KGSchemaPruner"),
-    "ctxcompress.LongContextReorder": ("ctxcompress._reorder", "LongContextReorder"),
-    "ctxcompress.Pipeline": ("ctxcompress._pipeline", "Pipeline"),
-    "ctxcompress.RedundancyFusion": ("ctxcompress._fusion", "RedundancyFusion"),
-    "ctxcompress.RelevanceFilter": ("ctxcompress._relevance", "RelevanceFilter"),
-    "ctxcompress.SemanticCompressor": ("ctxcompress._semantic", "SemanticCompressor"),
-    "ctxcompress.Summarizer": ("ctxcompress._summarize", "Summarizer"),
-    "ctxcompress.TokenPruner": ("ctxcompress._token_pruner", "TokenPruner"),
+    "ctxcompress.AttentionFilter": ("ctxcompress._lm.attention_filter", "AttentionFilter"),
+    "ctxcompress.ExtractRestructure": ("ctxcompress._refiner.extract_restructure", "ExtractRestructure"),
+    "ctxcompress.KGSchemaPruner": ("ctxcompress._kg.pruner", "KGSchemaPruner"),
+    "ctxcompress.LongContextReorder": ("ctxcompress._compressors.long_context_reorder", "LongContextReorder"),
+    "ctxcompress.Pipeline": ("ctxcompress._core.pipeline", "Pipeline"),
+    "ctxcompress.RedundancyFusion": ("ctxcompress._compressors.redundancy_fusion", "RedundancyFusion"),
+    "ctxcompress.RelevanceFilter": ("ctxcompress._compressors.relevance_filter", "RelevanceFilter"),
+    "ctxcompress.SemanticCompressor": ("ctxcompress._compressors.semantic_compressor", "SemanticCompressor"),
+    "ctxcompress.Summarizer": ("ctxcompress._compressors.summarizer", "Summarizer"),
+    "ctxcompress.TokenPruner": ("ctxcompress._lm.token_pruner", "TokenPruner"),
     # embedders
-    "ctxcompress.CachedEmbedder": ("ctxcompress._embed", "CachedEmbedder"),
-    "ctxcompress.OnnxEmbedder": ("ctxcompress._embed", "OnnxEmbedder"),
-    "ctxcompress.SentenceTransformerEmbedder": ("ctxcompress._embed", "SentenceTransformerEmbedder"),
+    "ctxcompress.CachedEmbedder": ("ctxcompress._backends.embedders", "CachedEmbedder"),
+    "ctxcompress.OnnxEmbedder": ("ctxcompress._backends.embedders", "OnnxEmbedder"),
+    "ctxcompress.SentenceTransformerEmbedder": ("ctxcompress._backends.embedders", "SentenceTransformerEmbedder"),
     # scorers
-    "ctxcompress.BM25Scorer": ("ctxcompress._rerank", "BM25Scorer"),
-    "ctxcompress.EmbeddingScorer": ("ctxcompress._rerank", "EmbeddingScorer"),
-    "ctxcompress.OnnxCrossEncoder": ("ctxcompress._rerank", "OnnxCrossEncoder"),
+    "ctxcompress.BM25Scorer": ("ctxcompress._backends.scorers", "BM25Scorer"),
+    "ctxcompress.EmbeddingScorer": ("ctxcompress._backends.scorers", "EmbeddingScorer"),
+    "ctxcompress.OnnxCrossEncoder": ("ctxcompress._backends.scorers", "OnnxCrossEncoder"),
     # token counters
-    "ctxcompress.ApproxCounter": ("ctxcompress._tokens", "ApproxCounter"),
-    "ctxcompress.HFTokenizerCounter": ("ctxcompress._tokens", "HFTokenizerCounter"),
-    "ctxcompress.TiktokenCounter": ("ctxcompress._tokens", "TiktokenCounter"),
-    "ctxcompress.WhitespaceCounter": ("ctxcompress._tokens", "WhitespaceCounter"),
+    "ctxcompress.ApproxCounter": ("ctxcompress._backends.tokens", "ApproxCounter"),
+    "ctxcompress.HFTokenizerCounter": ("ctxcompress._backends.tokens", "HFTokenizerCounter"),
+    "ctxcompress.TiktokenCounter": ("ctxcompress._backends.tokens", "TiktokenCounter"),
+    "ctxcompress.WhitespaceCounter": ("ctxcompress._backends.tokens", "WhitespaceCounter"),
     # budgets and LLM backends
-    "ctxcompress.Budget": ("ctxcompress._types", "Budget"),
-    "ctxcompress.HFLocalLLM": ("ctxcompress._llm", "HFLocalLLM"),
+    "ctxcompress.Budget": ("ctxcompress._core.types", "Budget"),
+    "ctxcompress.HFLocalLLM": ("ctxcompress._lm.llm", "HFLocalLLM"),
     # test fakes
     "ctxcompress.testing.FailingEmbedder": ("ctxcompress.testing._fakes", "FailingEmbedder"),
     "ctxcompress.testing.FakeEmbedder": ("ctxcompress.testing._fakes", "FakeEmbedder"),
@@ -81,17 +81,40 @@ _BUILTIN: dict[str, tuple[str, str]] = {
 }
 
 
+# where the built-in types lived in the flat layout (0.1.0): configurations written then name these
+_LEGACY_MODULES: dict[str, str] = {
+    "ctxcompress._lm.attention_filter": "ctxcompress._gemfilter",
+    "ctxcompress._refiner.extract_restructure": "ctxcompress._refiner",
+    "ctxcompress._kg.pruner": "ctxcompress._kg",
+    "ctxcompress._compressors.long_context_reorder": "ctxcompress._reorder",
+    "ctxcompress._core.pipeline": "ctxcompress._pipeline",
+    "ctxcompress._compressors.redundancy_fusion": "ctxcompress._fusion",
+    "ctxcompress._compressors.relevance_filter": "ctxcompress._relevance",
+    "ctxcompress._compressors.semantic_compressor": "ctxcompress._semantic",
+    "ctxcompress._compressors.summarizer": "ctxcompress._summarize",
+    "ctxcompress._lm.token_pruner": "ctxcompress._token_pruner",
+    "ctxcompress._backends.embedders": "ctxcompress._embed",
+    "ctxcompress._backends.scorers": "ctxcompress._rerank",
+    "ctxcompress._backends.tokens": "ctxcompress._tokens",
+    "ctxcompress._core.types": "ctxcompress._types",
+    "ctxcompress._lm.llm": "ctxcompress._llm",
+}
+
+
 def _builtin_aliases() -> dict[str, str]:
     """Every accepted spelling of a built-in name -> its registered name.
 
-    ``RelevanceFilter``, ``ctxcompress.RelevanceFilter`` and the defining module's path
-    (``ctxcompress._relevance.RelevanceFilter``, what ``to_dict`` wrote for classes that
-    ``ctxcompress`` does not export).
+    ``RelevanceFilter``, ``ctxcompress.RelevanceFilter`` and the defining module's path, today's
+    and the one of the flat layout before subpackages (``ctxcompress._relevance.RelevanceFilter``,
+    what ``to_dict`` wrote for classes that ``ctxcompress`` does not export).
     """
     aliases: dict[str, str] = {}
     for name, (module, attr) in _BUILTIN.items():
         aliases[name] = name
         aliases[f"{module}.{attr}"] = name
+        legacy = _LEGACY_MODULES.get(module)
+        if legacy is not None:
+            aliases[f"{legacy}.{attr}"] = name
         if name.startswith("ctxcompress.") and name.count(".") == 1:
             aliases[attr] = name
     aliases["ctxcompress.testing.WhitespaceCounter"] = "ctxcompress.WhitespaceCounter"

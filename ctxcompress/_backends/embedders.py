@@ -24,9 +24,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._deps import PicklableLazy, require
-from ._errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
-from ._protocols import Embedder
+from .._core.deps import PicklableLazy, require
+from .._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
+from .._core.protocols import Embedder
 
 __all__ = [
     "BGE_QUERY_PREFIX",

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import CallContext, Compressor, OnError, extract, validate_choice, validate_number
-from ._protocols import Embedder
-from ._relevance import Unit, make_units
-from ._types import Chunk
+from .._core.compressor import CallContext, Compressor, OnError, extract, validate_choice, validate_number
+from .._core.protocols import Embedder
+from .._core.types import Chunk
+from .relevance_filter import Unit, make_units
 
 __all__ = ["RedundancyFusion"]
 

@@ -18,7 +18,7 @@ information. :class:`ExtractRestructure` produces this with one of two engines:
 - ``engine="embedding"`` (default, CPU, no generation): sentence scoring, adaptive selection,
   context completion, merging and grouping by interconnectedness (see ``_refiner_embed``);
 - ``engine="llm"``: any LLM callable (or a LangChain chat model / local Hugging Face model through
-  ``ctxcompress._llm`` when installed) prompted in Refiner's input format; its output is parsed
+  ``ctxcompress._lm.llm`` when installed) prompted in Refiner's input format; its output is parsed
   tolerantly and every quote is verified against its source (:func:`verify_quotes`), so invented
   text and text written on the instruction of a document never reach the output.
 
@@ -33,7 +33,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._base import (
+from .._compressors.relevance_filter import RelevanceFilter, chunk_title, make_units
+from .._core.compressor import (
     CallContext,
     Compressor,
     OnError,
@@ -44,11 +45,12 @@ from ._base import (
     validate_choice,
     validate_number,
 )
-from ._errors import BackendError, ConfigError, CtxCompressError
-from ._llm import HFLocalLLM, check_llm_spec, message_text
-from ._protocols import Embedder, Scorer
-from ._refiner_embed import QuoteItem, group_quotes, pick_units, runs_of
-from ._refiner_format import (
+from .._core.errors import BackendError, ConfigError, CtxCompressError
+from .._core.protocols import Embedder, Scorer
+from .._core.types import Chunk
+from .._lm.llm import HFLocalLLM, check_llm_spec, message_text
+from .embedding_engine import QuoteItem, group_quotes, pick_units, runs_of
+from .format import (
     REFINER_PROMPT,
     SECTION_KEY,
     SOURCE_KEY,
@@ -62,8 +64,6 @@ from ._refiner_format import (
     source_title,
     verify_quotes,
 )
-from ._relevance import RelevanceFilter, chunk_title, make_units
-from ._types import Chunk
 
 __all__ = [
     "REFINER_PROMPT",
@@ -93,7 +93,7 @@ class ExtractRestructure(Compressor):
 
     - ``engine``: ``"embedding"`` (default; model-free with ``scorer="bm25"``) or ``"llm"``.
     - ``llm``: for ``engine="llm"``: a callable ``prompt -> text``, a LangChain chat model (anything
-      with ``invoke``), an :class:`~ctxcompress._llm.HFLocalLLM`, ``"smollm2"`` or a local Hugging Face
+      with ``invoke``), an :class:`~ctxcompress._lm.llm.HFLocalLLM`, ``"smollm2"`` or a local Hugging Face
       model folder.
     - ``prompt``: the LLM prompt template with ``{question}`` and ``{documents}`` (default
       :data:`REFINER_PROMPT`; use your model's own format, e.g. the fine-tuned Refiner-7B's
@@ -177,7 +177,7 @@ class ExtractRestructure(Compressor):
 
     # ---------------------------------------------------------------- models
     def _get_llm(self) -> Callable[[str], Any]:
-        """The LLM as a plain callable. Not :func:`ctxcompress._llm.as_llm`'s guard: an empty answer
+        """The LLM as a plain callable. Not :func:`ctxcompress._lm.llm.as_llm`'s guard: an empty answer
         is a valid Refiner output here (nothing relevant), and faults are wrapped at the call."""
         if self._llm_fn is None:
             obj = self.llm
@@ -408,7 +408,7 @@ def build_chunks(sources: Sequence[Chunk], items: Sequence[QuoteItem]) -> list[C
 
 
 def render_chunks(chunks: Sequence[Chunk], title_key: str = "title") -> str:
-    """Refiner's sectioned text for output chunks (plain :data:`~ctxcompress._base.SEPARATOR` join when
+    """Refiner's sectioned text for output chunks (plain :data:`~ctxcompress._core.compressor.SEPARATOR` join when
     no chunk carries a section label, e.g. a passed-through input).
 
     Sections are renumbered contiguously from the chunks' labels: consecutive chunks with the same

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._deps import require
-from ._errors import MissingDependencyError
-from ._kg_graph import check_graph, relation_matches
-from ._protocols import Embedder, backend_name, call_backend, check_vectors
+from .._core.deps import require
+from .._core.errors import MissingDependencyError
+from .._core.protocols import Embedder, backend_name, call_backend, check_vectors
+from .graph import check_graph, relation_matches
 
 __all__ = ["ENTITY_PROMPT", "Link", "NodeIndex", "clear_indexes", "get_index", "parse_entities"]
 

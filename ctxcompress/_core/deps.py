@@ -7,7 +7,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
-from ._errors import MissingDependencyError
+from .errors import MissingDependencyError
 
 __all__ = ["PicklableLazy", "require"]
 

@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._deps import PicklableLazy, require
-from ._errors import BackendError, ConfigError, CtxCompressError, MissingDependencyError
+from .._core.deps import PicklableLazy, require
+from .._core.errors import BackendError, ConfigError, CtxCompressError, MissingDependencyError
 
 __all__ = ["HFLocalLLM", "as_llm", "cache_dir", "llm_name", "smollm2_path"]
 

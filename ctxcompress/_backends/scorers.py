@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ._deps import PicklableLazy
-from ._embed import (
+from .._core.deps import PicklableLazy
+from .._core.errors import ConfigError, InputError, MissingDependencyError
+from .._core.protocols import Embedder
+from .embedders import (
     OnnxModel,
     _check_positive,
     _locate_onnx,
@@ -26,8 +28,6 @@ from ._embed import (
     check_texts,
     get_embedder,
 )
-from ._errors import ConfigError, InputError, MissingDependencyError
-from ._protocols import Embedder
 
 __all__ = ["BM25Scorer", "EmbeddingScorer", "OnnxCrossEncoder"]
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._deps import require
-from ._errors import ConfigError, InputError
+from .._core.deps import require
+from .._core.errors import ConfigError, InputError
 
 __all__ = [
     "PROVENANCE_KEYS",

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import (
+from .._core.compressor import (
     CallContext,
     Compressor,
     OnError,
@@ -21,9 +21,9 @@ from ._base import (
     validate_choice,
     validate_number,
 )
-from ._errors import ConfigError
-from ._protocols import Embedder, Scorer
-from ._types import Chunk
+from .._core.errors import ConfigError
+from .._core.protocols import Embedder, Scorer
+from .._core.types import Chunk
 
 __all__ = ["RelevanceFilter"]
 
@@ -48,7 +48,7 @@ def chunk_title(chunk: Chunk, key: str) -> str:
 
 
 def make_units(chunks: Sequence[Chunk], granularity: Granularity) -> list[Unit]:
-    from ._segment import split_sentences
+    from .._core.segment import split_sentences
 
     units: list[Unit] = []
     for ci, ch in enumerate(chunks):
@@ -98,7 +98,7 @@ class RelevanceFilter(Compressor):
     permitting: when the best unit alone is over the cap, its head (cut at a sentence, then word,
     boundary) is kept, and nothing under a cap of 0.
 
-    ``entity_hops`` (hybrid scorer): rounds of bridging from the evidence *text* (``ctxcompress._bridge``):
+    ``entity_hops`` (hybrid scorer): rounds of bridging from the evidence *text* (``_compressors.bridging``):
     chunks that hold a name, quoted title or year of the best units are raised, also without titles;
     ``0`` (default) bridges through titles only.
     """
@@ -175,7 +175,7 @@ class RelevanceFilter(Compressor):
         return self._hybrid(query, chunks, units, titles, cos)
 
     def _bm25(self, query: str, units: Sequence[Unit], titles: Sequence[str]) -> NDArray[np.float64]:
-        from ._rerank import BM25Scorer
+        from .._backends.scorers import BM25Scorer
 
         texts = [f"{titles[u.chunk]} {u.text}" for u in units]
         scores: NDArray[np.float64] = np.asarray(BM25Scorer().score(query, texts), dtype=np.float64)
@@ -216,7 +216,7 @@ class RelevanceFilter(Compressor):
             base + w["doc"] * chunk_best[unit_chunk] + w["bridge"] * bridge[unit_chunk] + w["lead"] * lead
         )
         if self.entity_hops:
-            from ._bridge import entity_bridge
+            from .bridging import entity_bridge
 
             texts = [u.text for u in units]
             index = [u.index for u in units]

@@ -36,7 +36,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ._errors import ConfigError, InputError
+from .errors import ConfigError, InputError
 
 __all__ = ["Segment", "sentence_spans", "split_sentences", "split_words"]
 

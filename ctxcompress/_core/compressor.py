@@ -14,10 +14,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import BackendError, ConfigError, CtxCompressError, InputError
-from ._protocols import Embedder, Scorer, TokenCounter, backend_name, call_backend, check_scores, check_vectors
-from ._report import SavingsReport, StageReport, chunk_reports
-from ._types import Budget, Chunk, Span, coerce_chunks, validate_call_chunks
+from .errors import BackendError, ConfigError, CtxCompressError, InputError
+from .protocols import Embedder, Scorer, TokenCounter, backend_name, call_backend, check_scores, check_vectors
+from .report import SavingsReport, StageReport, chunk_reports
+from .types import Budget, Chunk, Span, coerce_chunks, validate_call_chunks
 
 __all__ = [
     "SEPARATOR",
@@ -222,7 +222,7 @@ def fit_to_budget(
         return chunks, False
     if cap <= 0 or not chunks:
         return [], True
-    from ._segment import split_sentences, split_words
+    from .segment import split_sentences, split_words
 
     # candidate cut points: (chunk index, end offset), in order
     cuts: list[tuple[int, int]] = []
@@ -321,7 +321,7 @@ _JOIN_CONTEXT = 64
 # --------------------------------------------------------------------------- serialisation
 def _type_name(cls: type) -> str:
     """The registered name of ``cls`` (what ``to_dict`` writes and ``from_dict`` reads)."""
-    from ._registry import type_name_of
+    from .registry import type_name_of
 
     return type_name_of(cls)
 
@@ -370,7 +370,7 @@ def deserialize(value: Any, *, _depth: int = 0) -> Any:
     A mapping with ``type`` and ``init_parameters`` becomes an object, but only of a registered type
     (see :func:`ctxcompress.register_type`); any other named type is a :class:`ConfigError`.
     """
-    from ._registry import MAX_DEPTH
+    from .registry import MAX_DEPTH
 
     if _depth > MAX_DEPTH:
         raise ConfigError(f"configuration nested deeper than {MAX_DEPTH} levels")
@@ -390,7 +390,7 @@ def deserialize(value: Any, *, _depth: int = 0) -> Any:
 
 def _construct(type_name: Any, init_parameters: Any, *, _depth: int = 0) -> Any:
     """Build the registered type ``type_name``: the name is resolved before anything is called."""
-    from ._registry import canonical_name, resolve_type
+    from .registry import canonical_name, resolve_type
 
     cls = resolve_type(type_name)  # ConfigError for anything not registered
     if init_parameters is None:
@@ -438,7 +438,7 @@ class Compressor(ABC):
         counter: TokenCounter | str | None = None,
     ) -> CompressionResult:
         """Compress ``chunks`` for ``query`` under ``budget``; see :class:`CompressionResult`."""
-        from ._tokens import get_counter
+        from .._backends.tokens import get_counter
 
         if query is None:
             query = ""
@@ -486,7 +486,7 @@ class Compressor(ABC):
         return None
 
     def __or__(self, other: Compressor) -> Compressor:
-        from ._pipeline import Pipeline
+        from .pipeline import Pipeline
 
         if not isinstance(other, Compressor):
             return NotImplemented
@@ -552,7 +552,7 @@ class Compressor(ABC):
         ``_embedder_obj`` (for the compressors that take one)."""
         obj = self._embedder_obj
         if obj is None:
-            from ._embed import get_embedder
+            from .._backends.embedders import get_embedder
 
             obj = get_embedder(getattr(self, "embedder", None))
             self._embedder_obj = obj
@@ -583,7 +583,7 @@ class Compressor(ABC):
         own types and those given to :func:`ctxcompress.register_type`) are accepted, and nested
         ``{"type", "init_parameters"}`` parameters likewise. On a subclass the class is the one called.
         """
-        from ._registry import check_shape, resolve_type
+        from .registry import check_shape, resolve_type
 
         if not isinstance(data, Mapping):
             raise ConfigError(f"a compressor configuration is a mapping, got {type(data).__name__}")

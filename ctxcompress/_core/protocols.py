@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import BackendError, CtxCompressError
+from .errors import BackendError, CtxCompressError
 
 __all__ = ["LLM", "Embedder", "Scorer", "TokenCounter"]
 

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ._base import (
+from .._core.compressor import (
     CallContext,
     Compressor,
     OnError,
@@ -17,9 +17,9 @@ from ._base import (
     join_text,
     validate_choice,
 )
-from ._protocols import Embedder
-from ._relevance import chunk_title
-from ._types import Chunk
+from .._core.protocols import Embedder
+from .._core.types import Chunk
+from .relevance_filter import chunk_title
 
 __all__ = ["LongContextReorder", "edge_order"]
 

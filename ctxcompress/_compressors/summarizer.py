@@ -4,7 +4,7 @@ Liu et al., "TCRA-LLM: Token Compression Retrieval Augmented Large Language Mode
 Reduction" (Findings of EMNLP 2023), section 3.1: a summariser compresses retrieved text to a target
 length (the paper fine-tunes T5 models for 30/50/70 % of the input, on data made by asking an LLM to
 summarise and, when the summary is too long, asking it again to shorten it: the self-instruct loop).
-Here any LLM does the summarising through :func:`ctxcompress._llm.as_llm`; without one, a TextRank
+Here any LLM does the summarising through :func:`ctxcompress._lm.llm.as_llm`; without one, a TextRank
 (centrality) selection of sentences stands in, so the step runs anywhere.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import (
+from .._core.compressor import (
     SEPARATOR,
     CallContext,
     Compressor,
@@ -28,11 +28,11 @@ from ._base import (
     validate_choice,
     validate_number,
 )
-from ._errors import BackendError, ConfigError, MissingDependencyError
-from ._llm import as_llm, check_llm_spec
-from ._protocols import Embedder
-from ._segment import split_sentences, split_words
-from ._types import Chunk, Span
+from .._core.errors import BackendError, ConfigError, MissingDependencyError
+from .._core.protocols import Embedder
+from .._core.segment import split_sentences, split_words
+from .._core.types import Chunk, Span
+from .._lm.llm import as_llm, check_llm_spec
 
 __all__ = ["SHORTEN_PROMPT", "SUMMARY_PROMPT", "SUMMARY_PROMPT_QA", "Summarizer"]
 
@@ -96,7 +96,7 @@ class Summarizer(Compressor):
     """Compress context to a target length by summarising it (TCRA-LLM summarisation compression).
 
     **Backends** (``llm``): any callable ``prompt -> text``, a LangChain chat model or Runnable (an
-    object with ``invoke``), an :class:`~ctxcompress._llm.HFLocalLLM` (a local Hugging Face causal or
+    object with ``invoke``), an :class:`~ctxcompress._lm.llm.HFLocalLLM` (a local Hugging Face causal or
     seq2seq model), ``"smollm2"`` or a local model folder. ``mode="auto"`` summarises with the LLM
     when one is given and otherwise falls back to ``"extractive"``: a TextRank selection of the
     most central sentences, copied verbatim, which needs only the embedder. With a query and

@@ -30,8 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import CallContext, Compressor, OnError, join_text, validate_choice, validate_number
-from ._causal_lm import (
+from .._core.compressor import CallContext, Compressor, OnError, join_text, validate_choice, validate_number
+from .._core.errors import ConfigError
+from .._core.types import Chunk
+from .causal_lm import (
     LoadedLM,
     TextUnit,
     check_device,
@@ -45,8 +47,6 @@ from ._causal_lm import (
     token_nll,
     word_ranges,
 )
-from ._errors import ConfigError
-from ._types import Chunk
 
 __all__ = ["TokenPruner"]
 

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._base import (
+from .._core.compressor import (
     _LINE_BREAK_RE,
     CallContext,
     Compressor,
@@ -29,10 +29,10 @@ from ._base import (
     validate_choice,
     validate_number,
 )
-from ._errors import ConfigError
-from ._protocols import Embedder
-from ._segment import _CJK_CHAR_RE, CODE, TABLE, split_sentences, split_words
-from ._types import Chunk, Span
+from .._core.errors import ConfigError
+from .._core.protocols import Embedder
+from .._core.segment import _CJK_CHAR_RE, CODE, TABLE, split_sentences, split_words
+from .._core.types import Chunk, Span
 
 __all__ = ["PROTECT_RULES", "SemanticCompressor"]
 
@@ -416,8 +416,8 @@ class SemanticCompressor(Compressor):
         The same scores :meth:`compress` uses, for inspection: ``text`` is one chunk, split into
         units by ``granularity``.
         """
-        from ._base import CallContext
-        from ._tokens import WhitespaceCounter
+        from .._backends.tokens import WhitespaceCounter
+        from .._core.compressor import CallContext
 
         chunk = Chunk(text, id="0")
         ctx = CallContext(counter=WhitespaceCounter(), sources=(chunk,))

@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._errors import InputError
-from ._segment import split_sentences
-from ._types import Chunk
+from .._core.errors import InputError
+from .._core.segment import split_sentences
+from .._core.types import Chunk
 
 __all__ = [
     "REFINER_PROMPT",

@@ -32,9 +32,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._base import CallContext, CompressionResult, Compressor, OnError, validate_choice, validate_number
-from ._errors import BackendError, ConfigError, InputError
-from ._kg_graph import (
+from .._core.compressor import CallContext, CompressionResult, Compressor, OnError, validate_choice, validate_number
+from .._core.errors import BackendError, ConfigError, InputError
+from .._core.protocols import Embedder, TokenCounter
+from .._core.types import Budget, Chunk, Span
+from .graph import (
     Fact,
     check_graph,
     is_graph,
@@ -49,9 +51,7 @@ from ._kg_graph import (
     relation_matches,
     verbalise_triple,
 )
-from ._kg_link import ENTITY_PROMPT, Link, NodeIndex, get_index, parse_entities
-from ._protocols import Embedder, TokenCounter
-from ._types import Budget, Chunk, Span
+from .linking import ENTITY_PROMPT, Link, NodeIndex, get_index, parse_entities
 
 __all__ = [
     "ENTITY_PROMPT",
@@ -406,7 +406,7 @@ class KGSchemaPruner(Compressor):
     def _context_of(self, chunk: Chunk) -> _Context:
         triples = chunk.metadata.get("triples")
         if triples is None:
-            from ._segment import split_sentences
+            from .._core.segment import split_sentences
 
             segs = split_sentences(chunk.text)
             return _Context(chunk, [Fact(text=s.text) for s in segs], [(s.start, s.end) for s in segs])

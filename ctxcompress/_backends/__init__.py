@@ -1,0 +1,1 @@
+"""Backends: token counters, embedders, scorers."""

@@ -1,0 +1,1 @@
+"""Compressors over retrieved chunks: relevance filter, redundancy fusion, reorder, semantic compression, summariser."""

@@ -1,0 +1,1 @@
+"""Refiner: extract-and-restructure (engine, embedding engine, prompt/parser/verifier)."""
