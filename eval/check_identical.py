@@ -159,13 +159,14 @@ def _kg(kg_dir: Path) -> dict[str, str]:
     return rows
 
 
-def compare(a_path: str, b_path: str) -> int:
+def compare(a_path: str, b_path: str, *, common: bool = False) -> int:
     a = json.loads(Path(a_path).read_text(encoding="utf-8"))
     b = json.loads(Path(b_path).read_text(encoding="utf-8"))
     bad = 0
-    for name in sorted(set(a) | set(b)):
+    for name in sorted(set(a) & set(b) if common else set(a) | set(b)):
         ra, rb = a.get(name, {}), b.get(name, {})
-        diff = [k for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
+        keys = set(ra) & set(rb) if common else set(ra) | set(rb)
+        diff = [k for k in sorted(keys) if ra.get(k) != rb.get(k)]
         status = "identical" if not diff else f"{len(diff)} differ (e.g. {diff[:3]})"
         print(f"{name}: {len(ra)} vs {len(rb)} outputs, {status}")
         bad += len(diff)
@@ -182,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="comma-separated method names")
     p.add_argument("--out", default="identical.json", help="digest file to write")
     p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="compare two digest files")
+    p.add_argument("--common", action="store_true", help="with --compare: only the outputs both files hold")
     args = p.parse_args(argv)
     if args.compare:
-        return compare(*args.compare)
+        return compare(*args.compare, common=args.common)
     return run(args)
 
 
