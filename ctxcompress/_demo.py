@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import string
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,30 +14,18 @@ import numpy as np
 from ._backends.embedders import default_embedder
 from ._compressors.redundancy_fusion import RedundancyFusion
 from ._compressors.relevance_filter import RelevanceFilter
+from ._core.answers import answer_in_context
 from ._core.compressor import Compressor
 from ._core.deps import require
 from ._core.pipeline import Pipeline
 from ._core.types import Budget, Chunk
 
-__all__ = ["default_pipeline", "normalize_answer", "run_demo"]
+__all__ = ["default_pipeline", "run_demo"]
 
 
 def default_pipeline() -> Pipeline:
     """The default pipeline: redundancy fusion, then sentence-level hybrid relevance filtering."""
     return Pipeline([("fuse", RedundancyFusion()), ("filter", RelevanceFilter(granularity="sentence"))])
-
-
-def normalize_answer(s: str) -> str:
-    """SQuAD answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in set(string.punctuation))
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
-def answer_in(text: str, answers: list[str]) -> bool:
-    norm = f" {normalize_answer(text)} "
-    return any(f" {normalize_answer(a)} " in norm for a in answers if normalize_answer(a))
 
 
 @dataclass(frozen=True)
@@ -124,8 +110,8 @@ def run_demo(
                 "kept_fraction": res.report.kept_fraction,
                 "stages": [(s.name, s.tokens_out, s.seconds) for s in res.report.stages],
                 "ms": res.report.seconds * 1000,
-                "answer_retrieved": answer_in("\n".join(c.text for c in retrieved), q.answers),
-                "answer_kept": answer_in(res.text, q.answers),
+                "answer_retrieved": answer_in_context("\n".join(c.text for c in retrieved), q.answers),
+                "answer_kept": answer_in_context(res.text, q.answers),
                 "counter": res.report.counter,
             }
         )

@@ -22,9 +22,9 @@ from typing import Any
 
 from ctxcompress import Budget, CachedEmbedder, Chunk, Pipeline, RedundancyFusion, RelevanceFilter, get_counter
 from ctxcompress._backends.embedders import get_embedder
+from ctxcompress._core.answers import answer_in_context
 from ctxcompress._core.compressor import extract, join_text
 from ctxcompress._core.segment import split_sentences
-from ctxcompress._demo import answer_in
 
 
 def load_hotpot(path: Path, limit: int | None) -> list[dict[str, Any]]:
@@ -116,7 +116,7 @@ def main() -> int:
         "random sentence drop": run_random,
     }
     rows: list[dict[str, Any]] = []
-    none_recall = sum(answer_in(join_text(data[i]["chunks"]), data[i]["answers"]) for i in span_items)
+    none_recall = sum(answer_in_context(join_text(data[i]["chunks"]), data[i]["answers"]) for i in span_items)
     rows.append(
         {"method": "no compression", "budget": 1.0, "answer_recall": none_recall / len(span_items), "kept": 1.0,
          "tokens_in": statistics.mean(full_tokens[i] for i in span_items),
@@ -131,7 +131,7 @@ def main() -> int:
                 text = fn(item["chunks"], item["question"], cap, i)
                 n_out = counter.count(text)
                 assert n_out <= cap, (name, n_out, cap)
-                hits += answer_in(text, item["answers"])
+                hits += answer_in_context(text, item["answers"])
                 kept.append(n_out / full_tokens[i])
                 outs.append(n_out)
             row = {

@@ -31,9 +31,9 @@ from typing import Any
 
 from ctxcompress import Budget, CachedEmbedder, Chunk, OnnxCrossEncoder, RelevanceFilter, get_counter
 from ctxcompress._backends.embedders import get_embedder
+from ctxcompress._core.answers import answer_in_context
 from ctxcompress._core.compressor import join_text
 from ctxcompress._core.segment import split_sentences
-from ctxcompress._demo import answer_in
 from ctxcompress._refiner.extract_restructure import ExtractRestructure
 
 from bench_foundation import load_hotpot
@@ -122,7 +122,7 @@ def evaluate(
                 "tokens_in": tin,
                 "tokens_out": tout,
                 "kept": tout / max(tin, 1),
-                "answer": answer_in(text, item["answers"]),
+                "answer": answer_in_context(text, item["answers"]),
                 "supporting": supporting_recall(text, item),
                 "ms": secs * 1000,
                 "over_cap": cap is not None and tout > cap,
@@ -216,7 +216,7 @@ def run_llm(data: Sequence[Item], n: int, counter: Any, max_new_tokens: int) -> 
         rows.append(
             {
                 "kept": res.report.kept_fraction,
-                "answer": answer_in(res.text, item["answers"]),
+                "answer": answer_in_context(res.text, item["answers"]),
                 "supporting": supporting_recall(res.text, item),
                 "seconds": secs,
                 "span_problems": len(res.check_spans()),

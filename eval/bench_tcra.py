@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ctxcompress import Chunk, OnnxEmbedder, get_counter
 from ctxcompress._compressors.semantic_compressor import SemanticCompressor
 from ctxcompress._compressors.summarizer import Summarizer
+from ctxcompress._core.answers import answer_in_context, normalize_answer
 from ctxcompress._core.compressor import Compressor, join_text
-from ctxcompress._demo import answer_in, normalize_answer
 
 from bench_foundation import load_hotpot
 
@@ -279,7 +279,7 @@ def main() -> int:
 
     def score(item: dict[str, Any], text: str) -> tuple[float | None, float | None]:
         if "answers" in item:
-            return float(answer_in(text, item["answers"])), float(answer_words_in(text, item["answers"]))
+            return float(answer_in_context(text, item["answers"])), float(answer_words_in(text, item["answers"]))
         return term_recall(join_text(item["chunks"]), text, item["conclusion"]), None
 
     counter = get_counter("o200k_base")

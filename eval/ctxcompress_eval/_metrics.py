@@ -1,6 +1,7 @@
 """Metrics: answer-in-context recall, supporting-passage recall, verbatim rate, reader EM/F1, latency.
 
-Definitions (also in ``eval/README.md``):
+Definitions (also in ``eval/README.md``); normalisation and answer-in-context are the library's
+(``ctxcompress._core.answers``), the one definition the demo and the benchmarks use too:
 
 - **normalisation** (SQuAD v1.1 ``normalize_answer``): lower case, punctuation removed, the articles
   *a/an/the* removed, whitespace collapsed.
@@ -34,12 +35,12 @@ Definitions (also in ``eval/README.md``):
 from __future__ import annotations
 
 import math
-import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from ctxcompress._core.answers import answer_in_context, normalize_answer
 
 from ._data import Passage
 
@@ -57,30 +58,10 @@ __all__ = [
     "verbatim_rate",
 ]
 
-_PUNCT = frozenset(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
 _STRIP = string.punctuation + " \t\n\r\u00a0"
 MIN_KEY_WORDS = 4
 BOOTSTRAP_RESAMPLES = 2000
 MIN_QUESTIONS = 50
-
-
-def normalize_answer(s: str) -> str:
-    """SQuAD v1.1 normalisation: lower case, no punctuation, no articles, single spaces."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
-
-
-def answer_in_context(context: str, answers: Iterable[str]) -> bool:
-    """Whether a normalised gold answer occurs, as whole tokens, in the normalised context."""
-    norm = f" {normalize_answer(context)} "
-    for a in answers:
-        na = normalize_answer(a)
-        if na and f" {na} " in norm:
-            return True
-    return False
 
 
 def _ws(text: str) -> str:

@@ -160,3 +160,13 @@ def test_pareto_front() -> None:
     front = pareto_front(pts)
     assert 0 in front and 1 in front and 3 in front and 5 in front
     assert 2 not in front and 4 not in front
+
+
+def test_one_answer_metric_shared_with_the_library() -> None:
+    """The harness, the benchmarks and the demo score answers with the library's one function."""
+    import ctxcompress._core.answers as answers
+    import ctxcompress._demo as demo
+
+    assert answer_in_context is answers.answer_in_context
+    assert normalize_answer is answers.normalize_answer
+    assert demo.answer_in_context is answers.answer_in_context

@@ -19,7 +19,7 @@ from typing import Any
 import ctxcompress._compressors.relevance_filter as relevance
 from ctxcompress import Budget, CachedEmbedder, Chunk, RelevanceFilter, get_counter
 from ctxcompress._backends.embedders import get_embedder
-from ctxcompress._demo import answer_in
+from ctxcompress._core.answers import answer_in_context as answer_in
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ctxcompress import Budget, Chunk, TiktokenCounter
-from ctxcompress._demo import answer_in, load_demo_sample
+from ctxcompress._core.answers import answer_in_context as answer_in
+from ctxcompress._demo import load_demo_sample
 
 pytestmark = pytest.mark.integration
 

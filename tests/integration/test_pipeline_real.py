@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from ctxcompress import Budget, Chunk, RelevanceFilter, TiktokenCounter, default_pipeline
-from ctxcompress._demo import answer_in, load_demo_sample, run_demo
+from ctxcompress._core.answers import answer_in_context as answer_in
+from ctxcompress._demo import load_demo_sample, run_demo
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ import importlib.util
 import pytest
 
 from ctxcompress import Budget, Chunk, OnnxCrossEncoder, TiktokenCounter
-from ctxcompress._demo import answer_in, load_demo_sample
+from ctxcompress._core.answers import answer_in_context as answer_in
+from ctxcompress._demo import load_demo_sample
 from ctxcompress._refiner.extract_restructure import SECTION_KEY, ExtractRestructure, parse_refiner_output
 
 pytestmark = pytest.mark.integration

@@ -315,7 +315,7 @@ def test_rag_chain_with_fake_chat_model(docs: list[Document]) -> None:
 
 # ---------------------------------------------------------------------- integration (real MiniLM)
 def _answer_in(text: str, answers: list[str]) -> bool:
-    from ctxcompress._demo import answer_in
+    from ctxcompress._core.answers import answer_in_context as answer_in
 
     return answer_in(text, answers)
 

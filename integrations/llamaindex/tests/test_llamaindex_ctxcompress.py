@@ -220,7 +220,8 @@ def test_query_engine_with_fake_embedding(recorder: Any) -> None:
 # ---------------------------------------------------------------------- integration (real MiniLM)
 @pytest.mark.integration
 def test_vector_store_index_end_to_end(demo_index: VectorStoreIndex) -> None:
-    from ctxcompress._demo import answer_in, load_demo_sample
+    from ctxcompress._core.answers import answer_in_context as answer_in
+    from ctxcompress._demo import load_demo_sample
 
     sample = load_demo_sample()[0]
     pp = CtxCompressPostprocessor(budget=Budget(fraction=0.3), counter="o200k_base")
