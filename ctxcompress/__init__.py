@@ -22,7 +22,7 @@ from ._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
 from ._backends.tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
 from ._compressors.long_context_reorder import LongContextReorder
 from ._compressors.redundancy_fusion import RedundancyFusion
-from ._compressors.relevance_filter import RelevanceFilter
+from ._compressors.relevance_filter import HybridWeights, RelevanceFilter
 from ._core.compressor import CompressionResult, Compressor
 from ._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
 from ._core.pipeline import Pipeline, load_config
@@ -76,6 +76,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "EmbeddingScorer",
     "ExtractRestructure",
     "HFTokenizerCounter",
+    "HybridWeights",
     "InputError",
     "KGSchemaPruner",
     "LLM",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ from .._core.errors import ConfigError
 from .._core.protocols import Embedder, Scorer
 from .._core.types import Chunk
 
-__all__ = ["RelevanceFilter"]
+__all__ = ["HybridWeights", "RelevanceFilter"]
 
 Granularity = Literal["sentence", "document"]
 ScorerSpec = Literal["hybrid", "embedding", "bm25"]
@@ -40,6 +41,58 @@ class Unit:
     end: int
     text: str
     index: int  # position of the unit within its chunk
+
+
+@dataclass(frozen=True, slots=True)
+class HybridWeights:
+    """The weights of :class:`RelevanceFilter`'s ``"hybrid"`` score.
+
+    A unit's score is its embedding cosine to the query, plus ``lex`` times its min-max scaled BM25
+    score, plus ``doc`` times the best such score of its chunk, plus ``bridge`` times its chunk's
+    bridging signal, plus ``lead`` for the first sentence of a chunk. The bridging signal is 1 for a
+    chunk whose title is named by the ``n_evidence`` best units (outside their own chunks), else
+    ``title_in_query`` when the query names the title.
+
+    The defaults were chosen by a small grid search (``eval/tuning/sweep_relevance.py``) on the
+    HotpotQA *training* sample ``hotpotqa_train100_hipporag``; the protocol and the one tie broken on
+    HotpotQA dev are in ``eval/RESULTS.md``. A configuration may give them as a mapping
+    (``weights: {lex: 0.4}``); the keys left out keep their defaults.
+    """
+
+    lex: float = 0.3
+    n_evidence: int = 3
+    title_in_query: float = 0.5
+    doc: float = 0.3
+    bridge: float = 0.5
+    lead: float = 0.15
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "n_evidence":
+                validate_number("weights.n_evidence", value, low=1, integer=True, allow_none=False)
+            else:
+                validate_number(f"weights.{f.name}", value, low=0, allow_none=False)
+                if not math.isfinite(value):
+                    raise ConfigError(f"weights.{f.name} must be finite, got {value!r}")
+
+    @classmethod
+    def coerce(cls, value: HybridWeights | Mapping[str, Any] | None) -> HybridWeights:
+        """``value`` as weights: ``None`` for the defaults, a mapping for some of them changed."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            known = {f.name for f in fields(cls)}
+            unknown = sorted(str(k) for k in value if k not in known)
+            if unknown:
+                raise ConfigError(f"unknown hybrid weights {unknown}; valid: {', '.join(sorted(known))}")
+            return cls(**value)
+        raise ConfigError(f"weights must be HybridWeights or a mapping of them, got {type(value).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def chunk_title(chunk: Chunk, key: str) -> str:
@@ -101,6 +154,9 @@ class RelevanceFilter(Compressor):
     ``entity_hops`` (hybrid scorer): rounds of bridging from the evidence *text* (``_compressors.bridging``):
     chunks that hold a name, quoted title or year of the best units are raised, also without titles;
     ``0`` (default) bridges through titles only.
+
+    ``weights``: the weights of the hybrid score, a :class:`HybridWeights` (or a mapping of some of
+    its fields; ``None`` for the defaults), e.g. ``set_params(weights=HybridWeights(lead=0.05))``.
     """
 
     def __init__(
@@ -117,6 +173,7 @@ class RelevanceFilter(Compressor):
         title_key: str = "title",
         on_error: OnError = "raise",
         entity_hops: int = 0,
+        weights: HybridWeights | Mapping[str, Any] | None = None,
     ) -> None:
         validate_choice("granularity", granularity, ("sentence", "document"))
         if isinstance(scorer, str):
@@ -132,6 +189,7 @@ class RelevanceFilter(Compressor):
         validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
         if not isinstance(title_key, str):
             raise ConfigError("title_key must be a str ('' to ignore titles)")
+        weights_obj = HybridWeights.coerce(weights)
         self.granularity: Granularity = granularity
         self.scorer = scorer
         self.embedder = embedder
@@ -143,6 +201,7 @@ class RelevanceFilter(Compressor):
         self.title_key = title_key
         self.on_error = on_error
         self.entity_hops = entity_hops
+        self.weights = weights_obj
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
@@ -189,18 +248,18 @@ class RelevanceFilter(Compressor):
         titles: Sequence[str],
         cos: NDArray[np.float64],
     ) -> NDArray[np.float64]:
-        w = _WEIGHTS
+        w = self.weights
         n_chunks = len(chunks)
         unit_chunk = np.array([u.chunk for u in units])
         lex = _minmax(self._bm25(query, units, titles))
-        base = cos + w["lex"] * lex
+        base = cos + w.lex * lex
         # chunk relevance: the best unit of each chunk
         chunk_best = np.full(n_chunks, -np.inf)
         np.maximum.at(chunk_best, unit_chunk, base)
         chunk_best[~np.isfinite(chunk_best)] = 0.0
         # evidence: the best units overall; what they name opens the second hop
         order = np.argsort(-base, kind="stable")
-        evidence = order[: w["n_evidence"]]
+        evidence = order[: w.n_evidence]
         evidence_chunks = {int(unit_chunk[i]) for i in evidence}
         evidence_text = " ".join(units[i].text for i in evidence).lower()
         qlow = query.lower()
@@ -210,10 +269,10 @@ class RelevanceFilter(Compressor):
             if len(t) >= 3 and ci not in evidence_chunks and t in evidence_text:
                 bridge[ci] = 1.0
             elif len(t) >= 3 and t in qlow:
-                bridge[ci] = max(bridge[ci], w["title_in_query"])
+                bridge[ci] = max(bridge[ci], w.title_in_query)
         lead = np.array([1.0 if u.index == 0 else 0.0 for u in units])
         total: NDArray[np.float64] = (
-            base + w["doc"] * chunk_best[unit_chunk] + w["bridge"] * bridge[unit_chunk] + w["lead"] * lead
+            base + w.doc * chunk_best[unit_chunk] + w.bridge * bridge[unit_chunk] + w.lead * lead
         )
         if self.entity_hops:
             from .bridging import entity_bridge
@@ -313,18 +372,3 @@ class RelevanceFilter(Compressor):
             if piece is not None:
                 out.append(piece)
         return out
-
-
-# Weights of the hybrid score, chosen by a small grid search (lex, bridge, doc, lead, prf) on the
-# HotpotQA *training* sample (hotpotqa_train100_hipporag, 47 span questions, answer-in-context recall at
-# 25% kept); lead 0.05 and 0.15 tied there and the tie was broken on HotpotQA dev, which is disclosed in
-# eval/RESULTS.md. A pseudo-relevance-feedback term (query moved towards its best evidence) was tried
-# and dropped: it did not help.
-_WEIGHTS: dict[str, Any] = {
-    "lex": 0.3,
-    "n_evidence": 3,
-    "title_in_query": 0.5,
-    "doc": 0.3,
-    "bridge": 0.5,
-    "lead": 0.15,
-}

@@ -71,8 +71,9 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "ctxcompress.HFTokenizerCounter": ("ctxcompress._backends.tokens", "HFTokenizerCounter"),
     "ctxcompress.TiktokenCounter": ("ctxcompress._backends.tokens", "TiktokenCounter"),
     "ctxcompress.WhitespaceCounter": ("ctxcompress._backends.tokens", "WhitespaceCounter"),
-    # budgets and LLM backends
+    # budgets, weights and LLM backends
     "ctxcompress.Budget": ("ctxcompress._core.types", "Budget"),
+    "ctxcompress.HybridWeights": ("ctxcompress._compressors.relevance_filter", "HybridWeights"),
     "ctxcompress.HFLocalLLM": ("ctxcompress._lm.llm", "HFLocalLLM"),
     # test fakes
     "ctxcompress.testing.FailingEmbedder": ("ctxcompress.testing._fakes", "FailingEmbedder"),

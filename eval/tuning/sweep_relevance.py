@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import ctxcompress._compressors.relevance_filter as relevance
-from ctxcompress import Budget, CachedEmbedder, Chunk, RelevanceFilter, get_counter
+from ctxcompress import Budget, CachedEmbedder, Chunk, HybridWeights, RelevanceFilter, get_counter
 from ctxcompress._backends.embedders import get_embedder
 from ctxcompress._core.answers import answer_in_context as answer_in
 
@@ -57,11 +56,11 @@ def main() -> None:
     budget = float(sys.argv[3]) if len(sys.argv) > 3 else 0.25
     counter = get_counter("o200k_base")
     emb = CachedEmbedder(get_embedder("onnx"))
-    base = dict(relevance._WEIGHTS)
+    base = HybridWeights().to_dict()
+    f = RelevanceFilter(embedder=emb)
 
     def run(weights: dict[str, Any], scorer: str = "hybrid") -> float:
-        relevance._WEIGHTS.update(weights)
-        f = RelevanceFilter(embedder=emb, scorer=scorer)  # type: ignore[arg-type]
+        f.set_params(scorer=scorer, weights=HybridWeights(**weights))
         hits = sum(
             answer_in(f.compress(ch, query=q, budget=Budget(fraction=budget), counter=counter).text, a)
             for q, a, ch in data
