@@ -189,6 +189,7 @@ class Summarizer(Compressor):
     # ---------------------------------------------------------------- backends
     @property
     def abstractive(self) -> bool:
+        """True when it summarises with the LLM (``mode="abstractive"``, or ``"auto"`` with an ``llm``)."""
         return self.mode == "abstractive" or (self.mode == "auto" and self.llm is not None)
 
     def _get_llm(self) -> Callable[[str], str]:

@@ -428,6 +428,18 @@ class Compressor(ABC):
     on_error: OnError = "raise"
     _embedder_obj: Embedder | None = None  # built by _get_embedder for compressors that take an embedder
 
+    @property
+    def abstractive(self) -> bool:
+        """True when the output may hold text written anew rather than copied from the input (a summary).
+
+        False here: a compressor keeps spans of its input. A subclass that writes new text sets
+        ``abstractive = True`` on the class, or overrides this property when a constructor parameter
+        decides (``Summarizer`` with an LLM); a :class:`~ctxcompress.Pipeline` is abstractive when
+        one of its steps is. Evaluations read it instead of class names, and
+        :class:`~ctxcompress.testing.CompressorConformance` skips its verbatim checks for it.
+        """
+        return False
+
     # ---------------------------------------------------------------- public API
     def compress(
         self,

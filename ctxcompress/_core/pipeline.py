@@ -53,6 +53,11 @@ class Pipeline(Compressor):
     def named_steps(self) -> dict[str, Compressor]:
         return dict(self.steps)
 
+    @property
+    def abstractive(self) -> bool:
+        """True when one of the steps writes new text (see :attr:`Compressor.abstractive`)."""
+        return any(step.abstractive for _, step in self.steps)
+
     def __getitem__(self, key: str | int) -> Compressor:
         if isinstance(key, int):
             return self.steps[key][1]

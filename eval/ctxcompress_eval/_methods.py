@@ -219,10 +219,8 @@ def _inject_embedder(compressor: Any, embedder: Any) -> Any:
 
 
 def _is_extractive(compressor: Any) -> bool:
-    from ctxcompress import Pipeline
-
-    steps = [s for _, s in compressor.steps] if isinstance(compressor, Pipeline) else [compressor]
-    return not any(type(s).__name__ in ("Summarizer",) for s in steps)
+    """False for a compressor that writes new text: ``Compressor.abstractive`` (a pipeline asks its steps)."""
+    return not bool(getattr(compressor, "abstractive", False))
 
 
 # --------------------------------------------------------------------------- registry

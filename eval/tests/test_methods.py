@@ -100,3 +100,31 @@ def test_register_your_own(fake_ctx: MethodContext) -> None:
         assert "first-passage" in list_methods()
     finally:
         _methods._REGISTRY.pop("first-passage", None)
+
+
+def test_fingerprint_holds_the_hybrid_weights(fake_ctx: MethodContext) -> None:
+    import ctxcompress
+
+    tuned = ctxcompress.RelevanceFilter(weights=ctxcompress.HybridWeights(lead=0.05))
+    config = CompressorMethod(fake_ctx, "tuned", tuned).describe()["config"]
+    assert config["init_parameters"]["weights"]["init_parameters"]["lead"] == 0.05
+    default = CompressorMethod(fake_ctx, "default", ctxcompress.RelevanceFilter()).describe()["config"]
+    assert default != config  # two weightings never share a record store
+
+
+def test_extractive_is_read_from_the_compressor(fake_ctx: MethodContext) -> None:
+    import ctxcompress
+    from ctxcompress.testing import FakeLLM
+
+    summary = ctxcompress.Summarizer(llm=FakeLLM(["short."]))
+    assert CompressorMethod(fake_ctx, "s", summary).extractive is False
+    assert CompressorMethod(fake_ctx, "p", ctxcompress.RelevanceFilter() | summary).extractive is False
+    assert CompressorMethod(fake_ctx, "t", ctxcompress.Summarizer(mode="extractive")).extractive is True
+
+    class Rewriter(ctxcompress.Compressor):  # a user's compressor: the attribute, not the class name
+        abstractive = True
+
+        def _compress(self, chunks, *, query, cap, ctx):  # type: ignore[no-untyped-def]
+            return chunks
+
+    assert CompressorMethod(fake_ctx, "r", Rewriter()).extractive is False
