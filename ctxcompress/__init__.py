@@ -38,11 +38,11 @@ __version__ = "0.1.0"
 # compressors whose modules pull optional dependencies load on first access
 _LAZY: dict[str, str] = {
     "KGSchemaPruner": "._kg.pruner",
-    "load_graph": "._kg.pruner",
+    "load_graph": "._kg.loaders",
     "SemanticCompressor": "._compressors.semantic_compressor",
     "Summarizer": "._compressors.summarizer",
     "ExtractRestructure": "._refiner.extract_restructure",
-    "parse_refiner_output": "._refiner.extract_restructure",
+    "parse_refiner_output": "._refiner.parser",
     "AttentionFilter": "._lm.attention_filter",
     "TokenPruner": "._lm.token_pruner",
 }

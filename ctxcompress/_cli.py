@@ -238,7 +238,8 @@ def _cmd_kg(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from ._kg.pruner import KGSchemaPruner, load_graph
+    from ._kg.loaders import load_graph
+    from ._kg.pruner import KGSchemaPruner
 
     try:  # read (and keep in load_graph's cache) up front, so that an unreadable file is one clear error
         load_graph(args.graph)

@@ -32,7 +32,7 @@ from typing import Any
 
 from ctxcompress import KGSchemaPruner, get_counter
 from ctxcompress._backends.embedders import get_embedder
-from ctxcompress._kg.pruner import load_graph
+from ctxcompress._kg.loaders import load_graph
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

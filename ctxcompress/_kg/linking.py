@@ -15,8 +15,8 @@ Linking a question (:meth:`NodeIndex.link`):
 3. if nothing matched, the whole question is searched against the index and its ``fallback_k``
    nearest nodes are taken (KG-RAG's fallback, k = 5).
 
-With an LLM entity extractor (KG-RAG's GPT step), each extracted string is matched exactly, else to
-its nearest node (k = 1), as the paper does.
+With an LLM entity extractor (KG-RAG's GPT step; prompt and answer parser in ``entities.py``), each
+extracted string is matched exactly, else to its nearest node (k = 1), as the paper does.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import unicodedata
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,10 @@ from numpy.typing import NDArray
 from .._core.deps import require
 from .._core.errors import MissingDependencyError
 from .._core.protocols import Embedder, backend_name, call_backend, check_vectors
-from .graph import check_graph, relation_matches
+from .graph import check_graph
+from .traversal import relation_matches
 
-__all__ = ["ENTITY_PROMPT", "Link", "NodeIndex", "clear_indexes", "get_index", "parse_entities"]
+__all__ = ["STOPWORDS", "Link", "NodeIndex", "clear_indexes", "get_index"]
 
 FAISS_MIN_NAMES = 20_000
 """Above this many indexed names, search with FAISS (when installed)."""
@@ -53,127 +55,17 @@ MIN_FUZZY_WORDS = 2
 questions every fuzzy single-word link was wrong: "syndrome" -> "CHILD syndrome", "bronchiolitis" ->
 "Bronchitis")."""
 
-ENTITY_PROMPT = (
-    "You are an expert {kinds} entity extractor from a sentence and report it as JSON in the following "
-    'format: {{"{key}": <list of extracted entities>}}. Please report only {kinds}. Do not report any '
-    "other entities.\n\nSentence: {question}\nJSON:"
-)
-"""The extraction prompt, after KG-RAG's ``DISEASE_ENTITY_EXTRACTION`` system prompt."""
-
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "and",
-        "or",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "with",
-        "by",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "not",
-        "no",
-        "nor",
-        "which",
-        "what",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "that",
-        "this",
-        "these",
-        "those",
-        "it",
-        "its",
-        "their",
-        "there",
-        "here",
-        "than",
-        "then",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "may",
-        "might",
-        "must",
-        "shall",
-        "has",
-        "have",
-        "had",
-        "given",
-        "list",
-        "out",
-        "between",
-        "associated",
-        "associates",
-        "association",
-        "associate",
-        "related",
-        "relation",
-        "linked",
-        "link",
-        "treats",
-        "treat",
-        "treated",
-        "following",
-        "any",
-        "all",
-        "some",
-        "both",
-        "each",
-        "either",
-        "neither",
-        "other",
-        "such",
-        "only",
-        "also",
-        "very",
-        "more",
-        "most",
-        "less",
-        "least",
-        "about",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "among",
-        "within",
-        "without",
-        "via",
-        "per",
-        "vs",
-        "versus",
-        "true",
-        "false",
-        "yes",
-    ]
-)
-"""Words that do not start or end a candidate mention (and never match a node alone)."""
+
+def _read_stopwords() -> frozenset[str]:
+    text = resources.files("ctxcompress._kg").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if (w := line.strip()) and not w.startswith("#"))
+
+
+STOPWORDS = _read_stopwords()
+"""Words that do not start or end a candidate mention (and never match a node alone); read once from
+the package's ``stopwords.txt``."""
 
 
 def normalise(text: str, *, lower: bool = True) -> str:
@@ -547,52 +439,3 @@ def clear_indexes(graph: Any = None) -> None:
             _INDEXES.clear()
         else:
             _INDEXES.pop(graph, None)
-
-
-# --------------------------------------------------------------------------- LLM output
-def parse_entities(text: str) -> list[str] | None:
-    """Entity strings from an LLM's JSON answer, or ``None`` when it holds no usable JSON.
-
-    Accepts ``{"Diseases": [...]}`` (KG-RAG's format; any key, every list value is read), a JSON list
-    of strings, or objects with a ``name``/``entity`` field, anywhere in the text (code fences and
-    chatter around it are ignored).
-    """
-    if not isinstance(text, str):
-        return None
-    decoder = json.JSONDecoder()
-    for m in re.finditer(r"[\[{]", text):
-        try:
-            value, _ = decoder.raw_decode(text, m.start())
-        except json.JSONDecodeError:
-            continue
-        found = _strings(value)
-        if found is not None:
-            return list(dict.fromkeys(s.strip() for s in found if s.strip()))
-    return None
-
-
-_ENTITY_KEY = re.compile(r"entit|disease|gene|compound|drug|symptom|anatomy|name", re.IGNORECASE)
-
-
-def _strings(value: Any) -> list[str] | None:
-    if isinstance(value, list):
-        out: list[str] = []
-        for item in value:
-            if isinstance(item, str):
-                out.append(item)
-            elif isinstance(item, dict):
-                name = item.get("name") or item.get("entity") or item.get("text")
-                if isinstance(name, str):
-                    out.append(name)
-        return out if out or not value else None
-    if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        strs = [v for k, v in value.items() if isinstance(v, str) and _ENTITY_KEY.search(str(k))]
-        if not lists and not strs:
-            return None
-        out = []
-        for v in lists:
-            out.extend(_strings(v) or [])
-        out.extend(strs if not lists else [])
-        return out
-    return None

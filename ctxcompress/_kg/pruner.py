@@ -36,36 +36,15 @@ from .._core.compressor import CallContext, CompressionResult, Compressor, OnErr
 from .._core.errors import BackendError, ConfigError, InputError
 from .._core.protocols import Embedder, TokenCounter
 from .._core.types import Budget, Chunk, Span
-from .graph import (
-    Fact,
-    check_graph,
-    is_graph,
-    load_edge_list,
-    load_graph,
-    load_hetionet,
-    load_jensenlab,
-    merge_graphs,
-    neighbourhood,
-    predicate_text,
-    provenance_text,
-    relation_matches,
-    verbalise_triple,
-)
-from .linking import ENTITY_PROMPT, Link, NodeIndex, get_index, parse_entities
+from .entities import ENTITY_PROMPT, parse_entities
+from .facts import Fact
+from .graph import is_graph
+from .linking import Link, NodeIndex, get_index
+from .loaders import load_graph
+from .traversal import neighbourhood, relation_matches
+from .verbalise import predicate_text, provenance_text, verbalise_triple
 
-__all__ = [
-    "ENTITY_PROMPT",
-    "FACTS_KEY",
-    "KGSchemaPruner",
-    "Link",
-    "check_graph",
-    "load_edge_list",
-    "load_graph",
-    "load_hetionet",
-    "load_jensenlab",
-    "merge_graphs",
-    "select_by_similarity",
-]
+__all__ = ["FACTS_KEY", "KGSchemaPruner", "select_by_similarity"]
 
 Output = Literal["per_entity", "joined"]
 

@@ -50,35 +50,11 @@ from .._core.protocols import Embedder, Scorer
 from .._core.types import Chunk
 from .._lm.llm import HFLocalLLM, check_llm_spec, message_text
 from .embedding_engine import QuoteItem, group_quotes, pick_units, runs_of
-from .format import (
-    REFINER_PROMPT,
-    SECTION_KEY,
-    SOURCE_KEY,
-    RefinerQuote,
-    Verification,
-    VerifiedQuote,
-    build_prompt,
-    format_documents,
-    parse_refiner_output,
-    render_sections,
-    source_title,
-    verify_quotes,
-)
+from .parser import RefinerQuote, parse_refiner_output
+from .prompt import SECTION_KEY, SOURCE_KEY, build_prompt, render_sections, source_title
+from .verify import VerifiedQuote, verify_quotes
 
-__all__ = [
-    "REFINER_PROMPT",
-    "SECTION_KEY",
-    "SOURCE_KEY",
-    "ExtractRestructure",
-    "RefinerQuote",
-    "Verification",
-    "VerifiedQuote",
-    "build_prompt",
-    "format_documents",
-    "parse_refiner_output",
-    "render_sections",
-    "verify_quotes",
-]
+__all__ = ["ExtractRestructure"]
 
 Engine = Literal["embedding", "llm"]
 ScorerSpec = Literal["hybrid", "embedding", "bm25"]

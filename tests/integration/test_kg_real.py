@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from ctxcompress import KGSchemaPruner
-from ctxcompress._kg.pruner import FACTS_KEY, load_graph
+from ctxcompress._kg.loaders import load_graph
+from ctxcompress._kg.pruner import FACTS_KEY
 
 pytestmark = pytest.mark.integration
 

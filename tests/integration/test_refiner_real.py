@@ -10,7 +10,9 @@ import pytest
 from ctxcompress import Budget, Chunk, OnnxCrossEncoder, TiktokenCounter
 from ctxcompress._core.answers import answer_in_context as answer_in
 from ctxcompress._demo import load_demo_sample
-from ctxcompress._refiner.extract_restructure import SECTION_KEY, ExtractRestructure, parse_refiner_output
+from ctxcompress._refiner.extract_restructure import ExtractRestructure
+from ctxcompress._refiner.parser import parse_refiner_output
+from ctxcompress._refiner.prompt import SECTION_KEY
 
 pytestmark = pytest.mark.integration
 

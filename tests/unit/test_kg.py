@@ -11,17 +11,13 @@ import pytest
 
 import ctxcompress
 from ctxcompress import Budget, Chunk, Compressor, ConfigError, InputError
-from ctxcompress._kg.graph import (
-    check_graph,
-    load_edge_list,
-    load_graph,
-    load_hetionet,
-    load_jensenlab,
-    merge_graphs,
-    verbalise_triple,
-)
-from ctxcompress._kg.linking import clear_indexes, parse_entities
+from ctxcompress._kg.entities import parse_entities
+from ctxcompress._kg.graph import check_graph
+from ctxcompress._kg.linking import clear_indexes
+from ctxcompress._kg.loaders import load_edge_list, load_graph, load_hetionet, load_jensenlab
+from ctxcompress._kg.merge import merge_graphs
 from ctxcompress._kg.pruner import FACTS_KEY, JOINED_ID, KGSchemaPruner, select_by_similarity
+from ctxcompress._kg.verbalise import verbalise_triple
 from ctxcompress.testing import CompressorConformance, FailingEmbedder, FakeEmbedder, FakeLLM, WhitespaceCounter
 
 nx = pytest.importorskip("networkx")
@@ -572,3 +568,20 @@ class TestKGSchemaPrunerJoinedConformance(CompressorConformance):
              "provenance": "Archer DB"},
         ]  # fmt: skip
         return [*super().sample_chunks(), Chunk("Graph facts.", id="graph", metadata={"triples": triples})]
+
+
+def test_stopwords_are_package_data() -> None:
+    """The linker's stop words are a data file of the package, read once, and the wheel carries it."""
+    from fnmatch import fnmatch
+    from importlib import resources
+
+    from ctxcompress._kg.linking import STOPWORDS
+
+    text = resources.files("ctxcompress._kg").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    words = {w for line in text.splitlines() if (w := line.strip()) and not w.startswith("#")}
+    assert words == STOPWORDS
+    assert {"the", "of", "versus", "yes"} <= STOPWORDS and len(STOPWORDS) > 100
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    globs = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["ctxcompress"]
+    assert any(fnmatch("_kg/stopwords.txt", g) for g in globs)

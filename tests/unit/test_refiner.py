@@ -12,18 +12,17 @@ from hypothesis import strategies as st
 import ctxcompress
 from ctxcompress import BackendError, Budget, Chunk, Compressor, ConfigError, InputError, Pipeline, RedundancyFusion
 from ctxcompress._refiner.embedding_engine import entities, needs_context
-from ctxcompress._refiner.extract_restructure import (
+from ctxcompress._refiner.extract_restructure import ExtractRestructure
+from ctxcompress._refiner.parser import RefinerQuote, parse_refiner_output
+from ctxcompress._refiner.prompt import (
     REFINER_PROMPT,
     SECTION_KEY,
     SOURCE_KEY,
-    ExtractRestructure,
-    RefinerQuote,
     build_prompt,
     format_documents,
-    parse_refiner_output,
     render_sections,
-    verify_quotes,
 )
+from ctxcompress._refiner.verify import verify_quotes
 from ctxcompress.testing import (
     SAMPLE_CHUNKS,
     SAMPLE_QUERY,
