@@ -1,5 +1,8 @@
 """First benchmark (issue 2): the default pipeline vs no compression and random sentence drop.
 
+The random sentence drop is the eval harness's (``ctxcompress-eval --methods random``, seeded by the
+question text), so both report the same baseline.
+
 Answer-in-context recall (a SQuAD-normalised gold answer string appears in the compressed context;
 yes/no questions are counted apart since their answer is not a span), tokens in/out (o200k_base),
 and compression latency per question, all measured in the same run.
@@ -12,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import random
 import statistics
 import sys
 import time
@@ -23,8 +25,11 @@ from typing import Any
 from ctxcompress import Budget, CachedEmbedder, Chunk, Pipeline, RedundancyFusion, RelevanceFilter, get_counter
 from ctxcompress._backends.embedders import get_embedder
 from ctxcompress._core.answers import answer_in_context
-from ctxcompress._core.compressor import extract, join_text
+from ctxcompress._core.compressor import join_text
 from ctxcompress._core.segment import split_sentences
+
+from ctxcompress_eval import MethodContext, Passage
+from ctxcompress_eval._methods import random_seed, random_sentence_drop
 
 
 def load_hotpot(path: Path, limit: int | None) -> list[dict[str, Any]]:
@@ -48,29 +53,6 @@ def load_hotpot(path: Path, limit: int | None) -> list[dict[str, Any]]:
 
 
 Method = Callable[[list[Chunk], str, int, int], str]
-
-
-def random_drop(chunks: list[Chunk], cap: int, count: Callable[[str], int], seed: int) -> list[Chunk]:
-    """Random sentence drop: sentences in a seeded random order until the budget is full, original order kept."""
-    units = [(ci, s.start, s.end, s.text) for ci, c in enumerate(chunks) for s in split_sentences(c.text)]
-    rng = random.Random(seed)
-    order = list(range(len(units)))
-    rng.shuffle(order)
-    chosen: set[int] = set()
-    used = 0
-    for i in order:
-        cost = count(units[i][3]) + 1
-        if used + cost <= cap:
-            chosen.add(i)
-            used += cost
-    out = []
-    for ci, c in enumerate(chunks):
-        piece = extract(c, [(s, e) for i, (cj, s, e, _) in enumerate(units) if cj == ci and i in chosen])
-        if piece is not None:
-            out.append(piece)
-    while out and count(join_text(out)) > cap:
-        out = out[:-1]
-    return out
 
 
 def main() -> int:
@@ -101,8 +83,12 @@ def main() -> int:
 
         return f
 
+    harness = MethodContext(counter=counter, embedder=None)
+
     def run_random(chunks: list[Chunk], q: str, cap: int, seed: int) -> str:
-        return join_text(random_drop(chunks, cap, counter.count, seed))
+        """The harness's random baseline (``ctxcompress-eval --methods random``), same seed per question."""
+        passages = [Passage(c.id or str(i), str(c.metadata.get("title", "")), c.text) for i, c in enumerate(chunks)]
+        return random_sentence_drop(passages, cap, harness.count, random_seed(harness.seed, q))[0]
 
     full_tokens = [counter.count(join_text(item["chunks"])) for item in data]
     yn = [i for i, item in enumerate(data) if {a.lower() for a in item["answers"]} <= {"yes", "no"}]

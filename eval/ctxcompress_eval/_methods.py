@@ -112,27 +112,46 @@ class RandomDrop(Method):
     name = "random"
 
     def compress(self, question: str, contexts: Sequence[Passage], budget: float) -> MethodOutput:
-        from ctxcompress import split_sentences
-
         cap = self.ctx.cap(contexts, budget)
-        units = [(pi, s.start, s.end, s.text) for pi, p in enumerate(contexts) for s in split_sentences(p.text)]
-        order = list(range(len(units)))
-        random.Random(stable_seed(self.ctx.seed, "random", question)).shuffle(order)
-        chosen: list[int] = []
-        used = 0
-        for i in order:
-            cost = self.ctx.count(units[i][3]) + 1
-            if used + cost <= cap:
-                chosen.append(i)
-                used += cost
-        text, kept = _assemble(contexts, units, set(chosen))
-        while chosen and self.ctx.count(text) > cap:  # token counts are not additive: hold the cap exactly
-            chosen.pop()
-            text, kept = _assemble(contexts, units, set(chosen))
+        text, kept = random_sentence_drop(contexts, cap, self.ctx.count, random_seed(self.ctx.seed, question))
         return MethodOutput(text, kept, {})
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "seed": self.ctx.seed}
+
+
+def random_seed(seed: int, question: str) -> int:
+    """The seed of the random baseline for ``question``: a fixed hash of the run seed and the question text."""
+    return stable_seed(seed, "random", question)
+
+
+def random_sentence_drop(
+    contexts: Sequence[Passage], cap: int, count: Callable[[str], int], seed: int
+) -> tuple[str, tuple[str, ...]]:
+    """The random baseline: ``(text, kept passage ids)`` of sentences drawn at random under ``cap`` tokens.
+
+    The sentences of all passages are shuffled by ``random.Random(seed)`` and added in that order while
+    ``count(sentence) + 1`` still fits; the output keeps source order (see :func:`_assemble`). Token counts
+    are not additive, so while the assembled text counts more than ``cap`` the sentence added last is
+    dropped. ``eval/bench_foundation.py`` calls this too, so the two report the same baseline.
+    """
+    from ctxcompress import split_sentences
+
+    units = [(pi, s.start, s.end, s.text) for pi, p in enumerate(contexts) for s in split_sentences(p.text)]
+    order = list(range(len(units)))
+    random.Random(seed).shuffle(order)
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        cost = count(units[i][3]) + 1
+        if used + cost <= cap:
+            chosen.append(i)
+            used += cost
+    text, kept = _assemble(contexts, units, set(chosen))
+    while chosen and count(text) > cap:  # token counts are not additive: hold the cap exactly
+        chosen.pop()
+        text, kept = _assemble(contexts, units, set(chosen))
+    return text, kept
 
 
 def _assemble(

@@ -170,3 +170,16 @@ def test_one_answer_metric_shared_with_the_library() -> None:
     assert answer_in_context is answers.answer_in_context
     assert normalize_answer is answers.normalize_answer
     assert demo.answer_in_context is answers.answer_in_context
+
+
+def test_one_random_baseline(fake_ctx: MethodContext) -> None:
+    """``bench_foundation.py`` calls the function behind the harness's ``random`` method, with its seed."""
+    from ctxcompress_eval._methods import random_seed, random_sentence_drop
+
+    q = _question()
+    for budget in (0.5, 0.25):
+        out = RandomDrop(fake_ctx).compress(q.question, q.contexts, budget)
+        cap = fake_ctx.cap(q.contexts, budget)
+        assert (out.text, out.kept) == random_sentence_drop(
+            q.contexts, cap, fake_ctx.count, random_seed(fake_ctx.seed, q.question)
+        )
