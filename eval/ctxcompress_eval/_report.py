@@ -110,7 +110,7 @@ def _mark_front(rows: list[dict[str, Any]]) -> None:
 
 
 def _recall(r: dict[str, Any], key: str) -> str:
-    """``0.886 [0.842–0.927]``: the recall and its bootstrap interval when the row has one."""
+    """``<recall> [<low>–<high>]``: the recall and its bootstrap interval when the row has one."""
     if r.get(key) is None:
         return "—"
     lo, hi = r.get(f"{key}_lo"), r.get(f"{key}_hi")
