@@ -11,13 +11,8 @@ tiktoken) load on first use, and a missing one raises an error naming the extra 
 
 from __future__ import annotations
 
-from ._backends.embedders import (
-    CachedEmbedder,
-    OnnxEmbedder,
-    SentenceTransformerEmbedder,
-    default_embedder,
-    get_embedder,
-)
+from ._backends.cache import CachedEmbedder
+from ._backends.embedders import OnnxEmbedder, SentenceTransformerEmbedder, default_embedder, get_embedder
 from ._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
 from ._backends.tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
 from ._compressors.long_context_reorder import LongContextReorder

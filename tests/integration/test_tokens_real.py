@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from ctxcompress._backends import tokens as _tokens
 from ctxcompress._backends.tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter, for_model, get_counter
+from ctxcompress._backends.tokens import offline_files as _offline
 from ctxcompress._core.errors import BackendError
 
 pytestmark = pytest.mark.integration
@@ -165,7 +165,7 @@ def test_bundled_files_match_tiktokens_hashes(o200k: TiktokenCounter, cl100k: Ti
     for name, sha in (("o200k_base", O200K_SHA256), ("cl100k_base", CL100K_SHA256)):
         data = gzip.decompress(_bpe_openai_file(name).read_bytes())
         assert hashlib.sha256(data).hexdigest() == sha
-        assert _tokens._encoding_spec(name).sha256 == sha
+        assert _offline._encoding_spec(name).sha256 == sha
     assert "bpe-openai" in o200k.source
     assert "bpe-openai" in cl100k.source
 
@@ -174,7 +174,7 @@ def test_identical_to_tiktokens_own_loader(
     o200k: TiktokenCounter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """tiktoken.get_encoding, reading the same file from its own cache (with its own hash check)."""
-    spec = _tokens._encoding_spec("o200k_base")
+    spec = _offline._encoding_spec("o200k_base")
     cache = tmp_path / "tiktoken-cache"
     cache.mkdir()
     (cache / spec.cache_key).write_bytes(gzip.decompress(_bpe_openai_file("o200k_base").read_bytes()))
@@ -189,14 +189,14 @@ def test_identical_to_tiktokens_own_loader(
 
 
 def test_user_bpe_file_gz_and_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_tokens, "_LOADED", {})
+    monkeypatch.setattr(_offline, "_LOADED", {})
     copy = tmp_path / "o200k_base.tiktoken.gz"
     shutil.copyfile(_bpe_openai_file("o200k_base"), copy)
     counter = TiktokenCounter("o200k_base", bpe_file=copy)
     assert counter.encode("hello world") == [24912, 2375]
     assert "bpe_file" in counter.source
 
-    monkeypatch.setattr(_tokens, "_LOADED", {})
+    monkeypatch.setattr(_offline, "_LOADED", {})
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "cl100k_base.tiktoken").write_bytes(gzip.decompress(_bpe_openai_file("cl100k_base").read_bytes()))
@@ -206,7 +206,7 @@ def test_user_bpe_file_gz_and_plain(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_user_file_of_the_wrong_encoding_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_tokens, "_LOADED", {})
+    monkeypatch.setattr(_offline, "_LOADED", {})
     wrong = tmp_path / "o200k_base.tiktoken.gz"
     shutil.copyfile(_bpe_openai_file("cl100k_base"), wrong)
     with pytest.raises(BackendError, match="sha256"):
@@ -215,7 +215,7 @@ def test_user_file_of_the_wrong_encoding_is_rejected(tmp_path: Path, monkeypatch
 
 def test_concurrent_first_use_builds_once(monkeypatch: pytest.MonkeyPatch) -> None:
     cache: dict[str, Any] = {}
-    monkeypatch.setattr(_tokens, "_LOADED", cache)
+    monkeypatch.setattr(_offline, "_LOADED", cache)
     counters = [TiktokenCounter("cl100k_base") for _ in range(6)]
     results: list[int] = []
     errors: list[BaseException] = []

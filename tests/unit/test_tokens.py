@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from ctxcompress._backends import tokens as _tokens
 from ctxcompress._backends.tokens import (
     MODEL_ENCODINGS,
     ApproxCounter,
@@ -23,6 +22,8 @@ from ctxcompress._backends.tokens import (
     for_model,
     get_counter,
 )
+from ctxcompress._backends.tokens import factory as _factory
+from ctxcompress._backends.tokens import offline_files as _offline
 from ctxcompress._core.errors import BackendError, ConfigError, MissingDependencyError
 from ctxcompress._core.protocols import TokenCounter
 
@@ -57,7 +58,7 @@ CL100K_MODELS = [
 def empty_cache(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A fresh, empty process cache of built encodings for one test."""
     cache: dict[str, Any] = {}
-    monkeypatch.setattr(_tokens, "_LOADED", cache)
+    monkeypatch.setattr(_offline, "_LOADED", cache)
     return cache
 
 
@@ -71,7 +72,7 @@ def tiny_o200k(monkeypatch: pytest.MonkeyPatch, empty_cache: dict[str, Any]) -> 
         mergeable_ranks={bytes([i]): i for i in range(256)},
         special_tokens={"<|endoftext|>": 256},
     )
-    empty_cache["o200k_base"] = _tokens._Loaded(enc, "test")
+    empty_cache["o200k_base"] = _offline._Loaded(enc, "test")
     return enc
 
 
@@ -155,7 +156,7 @@ def test_model_encodings_is_read_only() -> None:
 
 
 def test_get_counter_auto_prefers_exact_o200k(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_tokens, "_offline_available", lambda name: name == "o200k_base")
+    monkeypatch.setattr(_factory, "_offline_available", lambda name: name == "o200k_base")
     for spec in (None, "auto", "AUTO"):
         counter = get_counter(spec)
         assert isinstance(counter, TiktokenCounter)
@@ -163,7 +164,7 @@ def test_get_counter_auto_prefers_exact_o200k(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_get_counter_auto_falls_back_to_approx(monkeypatch: pytest.MonkeyPatch, empty_cache: dict[str, Any]) -> None:
-    monkeypatch.setattr(_tokens, "_offline_candidates", lambda name: [])
+    monkeypatch.setattr(_offline, "_offline_candidates", lambda name: [])
     counter = get_counter()
     assert isinstance(counter, ApproxCounter)
     assert counter.name == "approx"
@@ -343,14 +344,14 @@ def test_encoding_spec_reads_tiktoken_without_downloading() -> None:
     pytest.importorskip("tiktoken")
     openai_public = pytest.importorskip("tiktoken_ext.openai_public")
     loader = openai_public.load_tiktoken_bpe
-    spec = _tokens._encoding_spec("o200k_base")
+    spec = _offline._encoding_spec("o200k_base")
     assert openai_public.load_tiktoken_bpe is loader  # the real module is untouched
     assert spec.sha256 == "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
     assert spec.url.endswith("/o200k_base.tiktoken")
     assert spec.params["special_tokens"]["<|endoftext|>"] == 199999
     assert "pat_str" in spec.params
     assert "mergeable_ranks" not in spec.params
-    cl100k = _tokens._encoding_spec("cl100k_base")
+    cl100k = _offline._encoding_spec("cl100k_base")
     assert cl100k.sha256 == "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 
 
@@ -375,7 +376,7 @@ def test_empty_bpe_folder_is_a_config_error(tmp_path: Path, empty_cache: dict[st
 
 def test_no_offline_file_names_the_extra(monkeypatch: pytest.MonkeyPatch, empty_cache: dict[str, Any]) -> None:
     pytest.importorskip("tiktoken")
-    monkeypatch.setattr(_tokens, "_offline_candidates", lambda name: [])
+    monkeypatch.setattr(_offline, "_offline_candidates", lambda name: [])
     with pytest.raises(MissingDependencyError, match=r"ctxcompress\[tiktoken\]"):
         TiktokenCounter("o200k_base").count("hello")
     with pytest.raises(BackendError, match="bpe_file"):
@@ -384,7 +385,7 @@ def test_no_offline_file_names_the_extra(monkeypatch: pytest.MonkeyPatch, empty_
 
 def test_download_is_only_tried_when_allowed(monkeypatch: pytest.MonkeyPatch, empty_cache: dict[str, Any]) -> None:
     tiktoken = pytest.importorskip("tiktoken")
-    monkeypatch.setattr(_tokens, "_offline_candidates", lambda name: [])
+    monkeypatch.setattr(_offline, "_offline_candidates", lambda name: [])
     calls: list[str] = []
 
     def fake_get_encoding(name: str) -> Any:
@@ -404,7 +405,7 @@ def test_missing_tiktoken_names_the_extra(monkeypatch: pytest.MonkeyPatch, empty
     def fail(module: str, *, extra: str, purpose: str = "") -> Any:
         raise MissingDependencyError(f"{module} missing: pip install 'ctxcompress[{extra}]'")
 
-    monkeypatch.setattr(_tokens, "require", fail)
+    monkeypatch.setattr(_offline, "require", fail)
     with pytest.raises(MissingDependencyError, match=r"ctxcompress\[tiktoken\]"):
         TiktokenCounter().count("hello")
 
