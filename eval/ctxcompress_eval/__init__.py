@@ -8,6 +8,8 @@ writes JSON, CSV, Markdown and HTML reports. The command line is ``ctxcompress-e
 
 from __future__ import annotations
 
+from ._aggregate import aggregate
+from ._config import RunConfig
 from ._data import DATASETS, Passage, Question, load_dataset, load_jsonl, render
 from ._methods import (
     CompressorMethod,
@@ -28,7 +30,7 @@ from ._metrics import (
     verbatim_rate,
 )
 from ._report import pareto_front, write_all
-from ._runner import RunConfig, aggregate, run
+from ._runner import run
 
 __version__ = "0.1.0"
 

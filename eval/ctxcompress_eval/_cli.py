@@ -196,7 +196,8 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
         write_all(load_results(Path(args.out)), Path(args.out))
         return 0
-    from ._runner import RunConfig, run
+    from ._config import RunConfig
+    from ._runner import run
 
     methods = _names(args.methods) + [f"config:{p}" for p in args.config]
     if not methods:

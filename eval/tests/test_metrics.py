@@ -23,7 +23,7 @@ from ctxcompress_eval import (
 )
 from ctxcompress_eval._methods import NoCompression, RandomDrop
 from ctxcompress_eval._metrics import percentile
-from ctxcompress_eval._runner import make_record
+from ctxcompress_eval._store import make_record
 
 pytestmark = pytest.mark.unit
 
