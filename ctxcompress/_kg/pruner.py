@@ -42,7 +42,7 @@ from .graph import is_graph
 from .linking import Link, NodeIndex, get_index
 from .loaders import load_graph
 from .traversal import neighbourhood, relation_matches
-from .verbalise import predicate_text, provenance_text, verbalise_triple
+from .verbalise import triple_fact, triple_field
 
 __all__ = ["FACTS_KEY", "KGSchemaPruner", "select_by_similarity"]
 
@@ -396,8 +396,8 @@ class KGSchemaPruner(Compressor):
         offsets: list[tuple[int, int] | None] = []
         cursor = 0
         for n, item in enumerate(triples):
-            fact = _triple_fact(item, self.edge_properties, where=f"chunk {chunk.id!r} triple {n}")
-            if not relation_matches({"predicate": fact.predicate, "relation": _get(item, "relation")}, wanted):
+            fact = triple_fact(item, self.edge_properties, where=f"chunk {chunk.id!r} triple {n}")
+            if not relation_matches({"predicate": fact.predicate, "relation": triple_field(item, "relation")}, wanted):
                 continue
             at = chunk.text.find(fact.text, cursor)
             if at < 0:
@@ -591,57 +591,3 @@ def _fact_meta(fact: Fact, similarity: float | None, entity: str | None) -> dict
     meta["entity"] = entity
     meta["similarity"] = None if similarity is None else round(similarity, 6)
     return meta
-
-
-def _get(item: Any, *names: str) -> Any:
-    if isinstance(item, Mapping):
-        for n in names:
-            if item.get(n) not in (None, ""):
-                return item[n]
-    return None
-
-
-def _triple_fact(item: Any, edge_properties: Sequence[str], *, where: str) -> Fact:
-    """A fact from one triple in ``metadata["triples"]``: a mapping or a (source, predicate, target[,
-    provenance]) sequence; a mapping's ``text`` is used as the sentence when given."""
-    if isinstance(item, Mapping):
-        s = _get(item, "source", "subject", "head")
-        p = _get(item, "predicate", "relation")
-        o = _get(item, "target", "object", "tail")
-        if s is None or p is None or o is None:
-            raise InputError(f"{where}: a triple needs source, predicate and target (got keys {sorted(item)})")
-        prov = provenance_text(_get(item, "provenance", "source_db"))
-        props = {k: item[k] for k in edge_properties if k in item and item[k] is not None}
-        pred = predicate_text(p)
-        text = _get(item, "text")
-        if not isinstance(text, str):
-            text = verbalise_triple(
-                str(_get(item, "source_type", "subject_type") or ""),
-                str(_get(item, "source_name", "subject_name") or s),
-                pred,
-                str(_get(item, "target_type", "object_type") or ""),
-                str(_get(item, "target_name", "object_name") or o),
-                prov,
-                props,
-            )
-        return Fact(
-            text=text,
-            source=str(s),
-            target=str(o),
-            key=_get(item, "key", "edge_id", "id"),
-            predicate=pred,
-            provenance=prov,
-            properties=props,
-        )
-    if isinstance(item, Sequence) and not isinstance(item, (str, bytes)) and len(item) in (3, 4):
-        s, p, o = (str(x) for x in item[:3])
-        prov = provenance_text(item[3]) if len(item) == 4 else ""
-        pred = predicate_text(p)
-        return Fact(
-            text=verbalise_triple("", s, pred, "", o, prov),
-            source=s,
-            target=o,
-            predicate=pred,
-            provenance=prov,
-        )
-    raise InputError(f"{where}: a triple must be a mapping or a (source, predicate, target[, provenance]) list")

@@ -7,10 +7,19 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from .._core.errors import InputError
 from .facts import Fact, plain
 from .graph import edge_provenance
 
-__all__ = ["identity_fact", "predicate_text", "provenance_text", "verbalise_edge", "verbalise_triple"]
+__all__ = [
+    "identity_fact",
+    "predicate_text",
+    "provenance_text",
+    "triple_fact",
+    "triple_field",
+    "verbalise_edge",
+    "verbalise_triple",
+]
 
 
 def predicate_text(predicate: Any) -> str:
@@ -106,3 +115,58 @@ def identity_fact(graph: Any, node: Any) -> Fact | None:
         f"and Provenance of this is from {src}."
     )
     return Fact(text=" ".join(text.split()), source=str(node), predicate="identifier", provenance=str(src))
+
+
+def triple_field(item: Any, *names: str) -> Any:
+    """The first non-empty of ``names`` in a mapping triple (``None`` for a sequence triple)."""
+    if isinstance(item, Mapping):
+        for n in names:
+            if item.get(n) not in (None, ""):
+                return item[n]
+    return None
+
+
+def triple_fact(item: Any, edge_properties: Sequence[str], *, where: str) -> Fact:
+    """A fact from one triple in ``metadata["triples"]``: a mapping or a (source, predicate, target[,
+    provenance]) sequence; a mapping's ``text`` is used as the sentence when given."""
+    if isinstance(item, Mapping):
+        s = triple_field(item, "source", "subject", "head")
+        p = triple_field(item, "predicate", "relation")
+        o = triple_field(item, "target", "object", "tail")
+        if s is None or p is None or o is None:
+            raise InputError(f"{where}: a triple needs source, predicate and target (got keys {sorted(item)})")
+        prov = provenance_text(triple_field(item, "provenance", "source_db"))
+        props = {k: item[k] for k in edge_properties if k in item and item[k] is not None}
+        pred = predicate_text(p)
+        text = triple_field(item, "text")
+        if not isinstance(text, str):
+            text = verbalise_triple(
+                str(triple_field(item, "source_type", "subject_type") or ""),
+                str(triple_field(item, "source_name", "subject_name") or s),
+                pred,
+                str(triple_field(item, "target_type", "object_type") or ""),
+                str(triple_field(item, "target_name", "object_name") or o),
+                prov,
+                props,
+            )
+        return Fact(
+            text=text,
+            source=str(s),
+            target=str(o),
+            key=triple_field(item, "key", "edge_id", "id"),
+            predicate=pred,
+            provenance=prov,
+            properties=props,
+        )
+    if isinstance(item, Sequence) and not isinstance(item, (str, bytes)) and len(item) in (3, 4):
+        s, p, o = (str(x) for x in item[:3])
+        prov = provenance_text(item[3]) if len(item) == 4 else ""
+        pred = predicate_text(p)
+        return Fact(
+            text=verbalise_triple("", s, pred, "", o, prov),
+            source=s,
+            target=o,
+            predicate=pred,
+            provenance=prov,
+        )
+    raise InputError(f"{where}: a triple must be a mapping or a (source, predicate, target[, provenance]) list")
