@@ -18,12 +18,13 @@ from ._backends.tokens import ApproxCounter, HFTokenizerCounter, TiktokenCounter
 from ._compressors.long_context_reorder import LongContextReorder
 from ._compressors.redundancy_fusion import RedundancyFusion
 from ._compressors.relevance_filter import HybridWeights, RelevanceFilter
-from ._core.compressor import CompressionResult, Compressor
+from ._core.compressor import Compressor
 from ._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
 from ._core.pipeline import Pipeline, load_config
 from ._core.protocols import LLM, Embedder, Scorer, TokenCounter
 from ._core.registry import register_type
 from ._core.report import ChunkReport, SavingsReport, StageReport
+from ._core.result import CompressionResult
 from ._core.segment import Segment, split_sentences, split_words
 from ._core.types import Budget, Chunk, Span
 from ._demo import default_pipeline

@@ -12,8 +12,8 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
-from ._core.compressor import CompressionResult
 from ._core.errors import ConfigError, CtxCompressError, InputError
+from ._core.result import CompressionResult
 from ._core.types import Budget, Chunk
 
 __all__ = ["main", "parse_budget", "read_chunks"]

@@ -25,7 +25,7 @@ from typing import Any
 from ctxcompress import Budget, CachedEmbedder, Chunk, Pipeline, RedundancyFusion, RelevanceFilter, get_counter
 from ctxcompress._backends.embedders import get_embedder
 from ctxcompress._core.answers import answer_in_context
-from ctxcompress._core.compressor import join_text
+from ctxcompress._core.result import join_text
 from ctxcompress._core.segment import split_sentences
 
 from ctxcompress_eval import MethodContext, Passage

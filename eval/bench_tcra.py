@@ -46,7 +46,8 @@ from ctxcompress import Chunk, OnnxEmbedder, get_counter
 from ctxcompress._compressors.semantic_compressor import SemanticCompressor
 from ctxcompress._compressors.summarizer import Summarizer
 from ctxcompress._core.answers import answer_in_context, normalize_answer
-from ctxcompress._core.compressor import Compressor, join_text
+from ctxcompress._core.compressor import Compressor
+from ctxcompress._core.result import join_text
 
 from bench_foundation import load_hotpot
 

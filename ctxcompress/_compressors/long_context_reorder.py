@@ -7,18 +7,13 @@ from typing import TypeVar
 
 import numpy as np
 
-from .._core.compressor import (
-    CallContext,
-    Compressor,
-    OnError,
-    fewest_drops,
-    fit_to_budget,
-    greedy_fill,
-    join_text,
-    validate_choice,
-)
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.protocols import Embedder
+from .._core.result import join_text
+from .._core.text import fewest_drops, fit_to_budget, greedy_fill
 from .._core.types import Chunk
+from .._core.validate import validate_choice
 from .relevance_filter import chunk_title
 
 __all__ = ["LongContextReorder", "edge_order"]

@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.compressor import CallContext, Compressor, OnError, extract, validate_choice, validate_number
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.protocols import Embedder
+from .._core.text import extract
 from .._core.types import Chunk
+from .._core.validate import validate_choice, validate_number
 from .relevance_filter import Unit, make_units
 
 __all__ = ["RedundancyFusion"]

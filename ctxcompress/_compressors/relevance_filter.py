@@ -11,20 +11,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.compressor import (
-    CallContext,
-    Compressor,
-    OnError,
-    extract,
-    fewest_drops,
-    fit_to_budget,
-    join_text,
-    validate_choice,
-    validate_number,
-)
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.errors import ConfigError
 from .._core.protocols import Embedder, Scorer
+from .._core.result import join_text
+from .._core.text import extract, fewest_drops, fit_to_budget
 from .._core.types import Chunk
+from .._core.validate import validate_choice, validate_number
 
 __all__ = ["HybridWeights", "RelevanceFilter"]
 

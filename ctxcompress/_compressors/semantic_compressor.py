@@ -19,20 +19,15 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.compressor import (
-    _LINE_BREAK_RE,
-    CallContext,
-    Compressor,
-    OnError,
-    join_text,
-    merge_ranges,
-    validate_choice,
-    validate_number,
-)
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.errors import ConfigError
 from .._core.protocols import Embedder
+from .._core.result import join_text
 from .._core.segment import _CJK_CHAR_RE, CODE, TABLE, split_sentences, split_words
+from .._core.text import _LINE_BREAK_RE, merge_ranges
 from .._core.types import Chunk, Span
+from .._core.validate import validate_choice, validate_number
 
 __all__ = ["PROTECT_RULES", "SemanticCompressor"]
 
@@ -417,7 +412,7 @@ class SemanticCompressor(Compressor):
         units by ``granularity``.
         """
         from .._backends.tokens import WhitespaceCounter
-        from .._core.compressor import CallContext
+        from .._core.context import CallContext
 
         chunk = Chunk(text, id="0")
         ctx = CallContext(counter=WhitespaceCounter(), sources=(chunk,))

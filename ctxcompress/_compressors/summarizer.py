@@ -17,21 +17,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.compressor import (
-    SEPARATOR,
-    CallContext,
-    Compressor,
-    OnError,
-    extract,
-    fewest_drops,
-    join_text,
-    validate_choice,
-    validate_number,
-)
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.errors import BackendError, ConfigError, MissingDependencyError
 from .._core.protocols import Embedder
+from .._core.result import SEPARATOR, join_text
 from .._core.segment import split_sentences, split_words
+from .._core.text import extract, fewest_drops
 from .._core.types import Chunk, Span
+from .._core.validate import validate_choice, validate_number
 from .._lm.llm import as_llm, check_llm_spec
 
 __all__ = ["SHORTEN_PROMPT", "SUMMARY_PROMPT", "SUMMARY_PROMPT_QA", "Summarizer"]

@@ -6,10 +6,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .compressor import CallContext, Compressor, OnError, fit_to_budget, join_text, validate_choice
+from .compressor import Compressor, OnError
+from .context import CallContext
 from .errors import ConfigError
 from .report import StageReport
+from .result import join_text
+from .text import fit_to_budget
 from .types import Chunk
+from .validate import validate_choice
 
 __all__ = ["Pipeline", "config_to_compressor", "load_config"]
 

@@ -32,10 +32,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._core.compressor import CallContext, CompressionResult, Compressor, OnError, validate_choice, validate_number
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.errors import BackendError, ConfigError, InputError
 from .._core.protocols import Embedder, TokenCounter
+from .._core.result import CompressionResult
 from .._core.types import Budget, Chunk, Span
+from .._core.validate import validate_choice, validate_number
 from .entities import ENTITY_PROMPT, parse_entities
 from .facts import Fact
 from .graph import is_graph

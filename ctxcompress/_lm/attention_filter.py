@@ -27,18 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .._core.compressor import (
-    CallContext,
-    Compressor,
-    OnError,
-    fewest_drops,
-    join_text,
-    validate_choice,
-    validate_number,
-)
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.deps import require
 from .._core.errors import ConfigError
+from .._core.result import join_text
+from .._core.text import fewest_drops
 from .._core.types import Chunk
+from .._core.validate import validate_choice, validate_number
 from .causal_lm import (
     LoadedLM,
     TextUnit,

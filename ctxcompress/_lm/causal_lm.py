@@ -368,7 +368,7 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
 
 def build_chunks(chunks: Sequence[Any], units: Sequence[TextUnit], chosen: Sequence[int]) -> list[Any]:
     """The chunks restricted to the chosen units (verbatim, in source order, with spans)."""
-    from .._core.compressor import extract
+    from .._core.text import extract
 
     ranges: dict[int, list[tuple[int, int]]] = {}
     for i in chosen:
@@ -394,7 +394,7 @@ def fit_ranked(
     Token counts are not additive (joins, merges), so each candidate is rendered and counted with the
     call's counter; the result always fits. Returns the chunks and ``k``.
     """
-    from .._core.compressor import join_text
+    from .._core.result import join_text
 
     def build(k: int) -> list[Any]:
         return build_chunks(chunks, units, order[:k])

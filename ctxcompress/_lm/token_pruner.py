@@ -30,9 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._core.compressor import CallContext, Compressor, OnError, join_text, validate_choice, validate_number
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.errors import ConfigError
+from .._core.result import join_text
 from .._core.types import Chunk
+from .._core.validate import validate_choice, validate_number
 from .causal_lm import (
     LoadedLM,
     TextUnit,

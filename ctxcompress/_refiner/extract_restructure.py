@@ -34,20 +34,14 @@ from typing import Any, Literal
 import numpy as np
 
 from .._compressors.relevance_filter import RelevanceFilter, chunk_title, make_units
-from .._core.compressor import (
-    CallContext,
-    Compressor,
-    OnError,
-    extract,
-    fewest_drops,
-    fit_to_budget,
-    join_text,
-    validate_choice,
-    validate_number,
-)
+from .._core.compressor import Compressor, OnError
+from .._core.context import CallContext
 from .._core.errors import BackendError, ConfigError, CtxCompressError
 from .._core.protocols import Embedder, Scorer
+from .._core.result import join_text
+from .._core.text import extract, fewest_drops, fit_to_budget
 from .._core.types import Chunk
+from .._core.validate import validate_choice, validate_number
 from .._lm.llm import HFLocalLLM, check_llm_spec, message_text
 from .embedding_engine import QuoteItem, group_quotes, pick_units, runs_of
 from .parser import RefinerQuote, parse_refiner_output
@@ -384,7 +378,7 @@ def build_chunks(sources: Sequence[Chunk], items: Sequence[QuoteItem]) -> list[C
 
 
 def render_chunks(chunks: Sequence[Chunk], title_key: str = "title") -> str:
-    """Refiner's sectioned text for output chunks (plain :data:`~ctxcompress._core.compressor.SEPARATOR` join when
+    """Refiner's sectioned text for output chunks (plain :data:`~ctxcompress._core.result.SEPARATOR` join when
     no chunk carries a section label, e.g. a passed-through input).
 
     Sections are renumbered contiguously from the chunks' labels: consecutive chunks with the same

@@ -7,8 +7,9 @@ import pickle
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .._core.compressor import CompressionResult, Compressor
+from .._core.compressor import Compressor
 from .._core.errors import InputError
+from .._core.result import CompressionResult
 from .._core.types import Budget, Chunk
 from ._fakes import WhitespaceCounter
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ctxcompress import Chunk, Compressor, LongContextReorder, Pipeline, RedundancyFusion, RelevanceFilter
-from ctxcompress._core.compressor import CallContext
+from ctxcompress._core.context import CallContext
 from ctxcompress.testing import CompressorConformance, FakeEmbedder
 
 

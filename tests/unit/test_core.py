@@ -23,7 +23,7 @@ from ctxcompress import (
     SavingsReport,
     Span,
 )
-from ctxcompress._core.compressor import extract, fit_to_budget
+from ctxcompress._core.text import extract, fit_to_budget
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, FailingEmbedder, FakeEmbedder, WhitespaceCounter
 
 WS = WhitespaceCounter()

@@ -56,7 +56,7 @@ from ctxcompress import (
     split_sentences,
 )
 from ctxcompress._compressors.summarizer import Summarizer
-from ctxcompress._core.compressor import extract, gap_separator
+from ctxcompress._core.text import extract, gap_separator
 from ctxcompress._kg.pruner import KGSchemaPruner
 from ctxcompress._lm.causal_lm import TextUnit, build_chunks, word_ranges
 from ctxcompress._refiner.extract_restructure import ExtractRestructure

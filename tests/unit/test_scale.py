@@ -15,7 +15,7 @@ import pytest
 
 from ctxcompress import Chunk, LongContextReorder, RedundancyFusion, RelevanceFilter
 from ctxcompress._compressors.relevance_filter import make_units
-from ctxcompress._core.compressor import fewest_drops, greedy_fill
+from ctxcompress._core.text import fewest_drops, greedy_fill
 from ctxcompress.testing import SAMPLE_CHUNKS, FakeEmbedder, WhitespaceCounter
 
 _WORD = re.compile(r"\w+")

@@ -325,7 +325,7 @@ def test_legacy_module_paths_of_unexported_classes_still_load() -> None:
         }
     )
     assert type(comp).__name__ == "Summarizer"
-    from ctxcompress._core.compressor import deserialize
+    from ctxcompress._core.serialize import deserialize
 
     assert deserialize(data) == WhitespaceCounter()
     assert deserialize({"type": "ctxcompress.testing.WhitespaceCounter", "init_parameters": {}}) == WhitespaceCounter()
