@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ._aggregate import aggregate
 from ._config import RunConfig
-from ._data import DATASETS, Passage, Question, load_dataset, load_jsonl, render
+from ._data import Passage, Question, render
+from ._datasets import DATASETS, load_dataset, load_jsonl
 from ._methods import (
     CompressorMethod,
     Method,

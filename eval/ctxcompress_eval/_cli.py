@@ -13,7 +13,7 @@ from typing import NoReturn
 from ctxcompress import CtxCompressError
 from ctxcompress._cli import parse_budget
 
-from ._data import DATASETS
+from ._datasets import DATASETS
 
 EPILOG = """\
 data sets: {datasets}, or a path to your own .jsonl / .jsonl.gz file: one question per line,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._data import SPLITS, TITLES
 from ._methods import MethodContext
+from ._protocol import SPLITS, TITLES
 
 __all__ = ["BUDGET_FREE", "HARNESS_VERSION", "RunConfig", "make_context", "make_embedder", "set_threads"]
 

@@ -285,7 +285,7 @@ def _header_lines(results: dict[str, Any]) -> list[str]:
         f"- questions: `--split {split}`: "
         + {
             "report": "reporting questions only (the declared tuning questions are left out, "
-            "see `ctxcompress_eval._data.TUNING`)",
+            "see `ctxcompress_eval._protocol.TUNING`)",
             "tune": "**the declared tuning questions only: not for reporting**",
             "all": "tuning and reporting questions together",
         }.get(split, split)

@@ -23,7 +23,8 @@ from typing import Any
 from . import _metrics as M
 from ._aggregate import aggregate
 from ._config import BUDGET_FREE, HARNESS_VERSION, RunConfig, make_context
-from ._data import DATASETS, Question, dataset_key, load_dataset, parse_dataset_spec
+from ._data import Question
+from ._datasets import DATASETS, dataset_key, load_dataset, parse_dataset_spec
 from ._engines import LocalEngine, Task, run_ray
 from ._methods import MethodContext, build_method, expand_method_names
 from ._reader import make_reader

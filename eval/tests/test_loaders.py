@@ -10,7 +10,7 @@ import pytest
 from ctxcompress.testing import FakeEmbedder
 
 from ctxcompress_eval import load_dataset, load_jsonl
-from ctxcompress_eval._data import dataset_key, parse_dataset_spec
+from ctxcompress_eval._datasets import dataset_key, parse_dataset_spec
 
 pytestmark = pytest.mark.unit
 

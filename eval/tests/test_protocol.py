@@ -11,9 +11,10 @@ import pytest
 
 from ctxcompress_eval import RunConfig, aggregate, load_dataset, render, run, write_all
 from ctxcompress_eval._cli import build_parser
-from ctxcompress_eval._data import TUNING, Passage, Question, split_questions, tuning_ids, with_titles
+from ctxcompress_eval._data import Passage, Question
 from ctxcompress_eval._methods import Method, MethodOutput, register_method
 from ctxcompress_eval._metrics import MIN_QUESTIONS, bootstrap_ci
+from ctxcompress_eval._protocol import TUNING, split_questions, tuning_ids, with_titles
 from ctxcompress_eval._report import markdown_table, render_markdown, starred
 
 pytestmark = pytest.mark.unit
