@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["entities", "entity_bridge"]
+__all__ = ["entities", "entity_bridge", "mentions", "multiword_names", "norm_title"]
 
 _STOP_WORDS = (
     "A An The He She It They We I His Her Its Their This That These Those In On At As After Before During "
@@ -34,6 +34,40 @@ _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,80})[\"”]")
 _EDGE = " .,;:'’-"
 _YEAR_STRENGTH = 0.3
+_PAREN = re.compile(r"\s*\([^)]*\)\s*$")
+_MULTIWORD = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|von|van|and|&|[A-Z][\w'’.-]*))*\s+[A-Z][\w'’-]*")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+
+
+def norm_title(title: str) -> str:
+    """A title as it is looked for in text: lower-cased, without a trailing ``(disambiguation)``."""
+    return _PAREN.sub("", title).strip().lower()
+
+
+def mentions(text_lower: str, title_norm: str, *, min_len: int, whole_words: bool) -> bool:
+    """Whether a lower-cased text names a :func:`norm_title` of at least ``min_len`` characters:
+    anywhere (``whole_words=False``) or as whole words only."""
+    if len(title_norm) < min_len:
+        return False
+    if not whole_words:
+        return title_norm in text_lower
+    i = text_lower.find(title_norm)
+    while i >= 0:
+        e = i + len(title_norm)
+        if (i == 0 or not text_lower[i - 1].isalnum()) and (e >= len(text_lower) or not text_lower[e].isalnum()):
+            return True
+        i = text_lower.find(title_norm, i + 1)
+    return False
+
+
+def multiword_names(text: str) -> set[str]:
+    """Multi-word capitalised names in ``text`` (lower-cased, leading article dropped)."""
+    found = set()
+    for m in _MULTIWORD.finditer(text):
+        name = _LEADING_ARTICLE.sub("", m.group(0).strip()).lower()
+        if " " in name:
+            found.add(name)
+    return found
 
 
 def entities(text: str) -> dict[str, float]:

@@ -12,10 +12,10 @@ from numpy.typing import NDArray
 from .._core.compressor import Compressor, OnError
 from .._core.context import CallContext
 from .._core.protocols import Embedder
+from .._core.select import Unit, make_units
 from .._core.text import extract
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
-from .relevance_filter import Unit, make_units
 
 __all__ = ["RedundancyFusion"]
 

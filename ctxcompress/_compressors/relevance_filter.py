@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -16,25 +15,16 @@ from .._core.context import CallContext
 from .._core.errors import ConfigError
 from .._core.protocols import Embedder, Scorer
 from .._core.result import join_text
-from .._core.text import extract, fewest_drops, fit_to_budget
+from .._core.select import Unit, build_chunks, drop_weakest, fill_under_cap, make_units
+from .._core.text import fit_to_budget
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
+from .bridging import mentions, norm_title
 
 __all__ = ["HybridWeights", "RelevanceFilter"]
 
 Granularity = Literal["sentence", "document"]
 ScorerSpec = Literal["hybrid", "embedding", "bm25"]
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """A scorable piece of a chunk: a sentence (or the whole chunk)."""
-
-    chunk: int
-    start: int
-    end: int
-    text: str
-    index: int  # position of the unit within its chunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,30 +82,6 @@ class HybridWeights:
 def chunk_title(chunk: Chunk, key: str) -> str:
     value = chunk.metadata.get(key) if key else None
     return value.strip() if isinstance(value, str) else ""
-
-
-def make_units(chunks: Sequence[Chunk], granularity: Granularity) -> list[Unit]:
-    from .._core.segment import split_sentences
-
-    units: list[Unit] = []
-    for ci, ch in enumerate(chunks):
-        if granularity == "document":
-            s = len(ch.text) - len(ch.text.lstrip())
-            e = len(ch.text.rstrip())
-            if e > s:
-                units.append(Unit(ci, s, e, ch.text[s:e], 0))
-            continue
-        for i, seg in enumerate(split_sentences(ch.text)):
-            units.append(Unit(ci, seg.start, seg.end, seg.text, i))
-    return units
-
-
-_PAREN = re.compile(r"\s*\([^)]*\)\s*$")
-_CAPS = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of|the|de|and|&|[A-Z][\w'’-]*))*\s*[A-Z]?[\w'’-]*")
-
-
-def _norm_title(title: str) -> str:
-    return _PAREN.sub("", title).strip().lower()
 
 
 def _minmax(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -259,10 +225,10 @@ class RelevanceFilter(Compressor):
         qlow = query.lower()
         bridge = np.zeros(n_chunks)
         for ci in range(n_chunks):
-            t = _norm_title(titles[ci])
-            if len(t) >= 3 and ci not in evidence_chunks and t in evidence_text:
+            t = norm_title(titles[ci])
+            if ci not in evidence_chunks and mentions(evidence_text, t, min_len=3, whole_words=False):
                 bridge[ci] = 1.0
-            elif len(t) >= 3 and t in qlow:
+            elif mentions(qlow, t, min_len=3, whole_words=False):
                 bridge[ci] = max(bridge[ci], w.title_in_query)
         lead = np.array([1.0 if u.index == 0 else 0.0 for u in units])
         total: NDArray[np.float64] = (
@@ -286,12 +252,8 @@ class RelevanceFilter(Compressor):
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         eligible = self._eligible(scores, order)
         cost = [ctx.count(u.text) + 1 for u in units]
-        chosen: set[int] = set()
-        used = 0
-        for i in eligible:
-            if cap is None or used + cost[i] <= cap:
-                chosen.add(i)
-                used += cost[i]
+        taken, used = fill_under_cap(eligible, cost.__getitem__, cap)
+        chosen = set(taken)
         if len(chosen) < self.min_keep:  # never empty for a non-empty input unless asked
             for i in order:
                 if len(chosen) >= self.min_keep:
@@ -299,20 +261,15 @@ class RelevanceFilter(Compressor):
                 chosen.add(i)
         if self.context_window and self.granularity == "sentence":
             chosen = self._add_context(units, order, chosen, cost, used, cap)
-        out = self._build(chunks, units, chosen)
+        out = build_chunks(chunks, units, sorted(chosen))
         # exact check: drop the weakest units until the rendered text fits (O(log k) full counts)
         if cap is not None and ctx.count(join_text(out)) > cap:
-            ranked = sorted(chosen, key=lambda i: scores[i])
-
-            def fits(k: int) -> bool:
-                return ctx.count(join_text(self._build(chunks, units, chosen.difference(ranked[:k])))) <= cap
-
-            k = fewest_drops(fits, len(ranked))
-            best_unit = ranked[-1]
-            chosen.difference_update(ranked[:k])
-            out = self._build(chunks, units, chosen)
+            strongest_first = sorted(chosen, key=lambda i: scores[i])[::-1]
+            best_unit = strongest_first[0]
+            chosen = set(drop_weakest(chunks, units, strongest_first, cap, ctx.count))
+            out = build_chunks(chunks, units, sorted(chosen))
             if not out and cap > 0:  # even the best unit alone is over the cap: keep its head
-                out, _ = fit_to_budget(self._build(chunks, units, {best_unit}), cap, ctx.count)
+                out, _ = fit_to_budget(build_chunks(chunks, units, [best_unit]), cap, ctx.count)
         best: dict[int, float] = {}
         for i, u in enumerate(units):
             s = float(scores[i])
@@ -354,15 +311,3 @@ class RelevanceFilter(Compressor):
                         result.add(j)
                         used += cost[j]
         return result
-
-    def _build(self, chunks: Sequence[Chunk], units: Sequence[Unit], chosen: set[int]) -> list[Chunk]:
-        ranges: dict[int, list[tuple[int, int]]] = {}
-        for i in sorted(chosen):
-            u = units[i]
-            ranges.setdefault(u.chunk, []).append((u.start, u.end))
-        out: list[Chunk] = []
-        for ci in sorted(ranges):
-            piece = extract(chunks[ci], ranges[ci])
-            if piece is not None:
-                out.append(piece)
-        return out

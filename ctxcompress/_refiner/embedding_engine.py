@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .._compressors.relevance_filter import Unit, _norm_title
+from .._compressors.bridging import mentions, multiword_names, norm_title
+from .._core.select import Unit
 from .._core.types import Chunk
 
 __all__ = ["QuoteItem", "group_quotes", "pick_units"]
@@ -48,8 +49,6 @@ _CONNECTIVE = re.compile(
     re.IGNORECASE,
 )
 _PERSONAL = re.compile(r"^[\"'“‘(]*(?:he|she|it|they|his|her|its|their)\b", re.IGNORECASE)
-_ENTITY = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|von|van|and|&|[A-Z][\w'’.-]*))*\s+[A-Z][\w'’-]*")
-_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 
 
 def needs_context(text: str) -> bool:
@@ -112,14 +111,14 @@ def pick_units(
     best_of: dict[int, int] = {}
     for i in order:
         best_of.setdefault(units[i].chunk, i)
-    norm_titles = [_norm_title(t) if h else "" for t, h in zip(titles, has_title, strict=True)]
+    norm_titles = [norm_title(t) if h else "" for t, h in zip(titles, has_title, strict=True)]
     for i in eligible:
         candidates.append(i)
         if not follow_bridges:
             continue
         low = units[i].text.lower()
         for ci, t in enumerate(norm_titles):
-            if len(t) >= 4 and ci not in picked_chunks and ci in best_of and _names(low, t):
+            if ci not in picked_chunks and ci in best_of and mentions(low, t, min_len=4, whole_words=True):
                 picked_chunks.add(ci)
                 candidates.append(best_of[ci])
                 bridged += 1
@@ -189,17 +188,6 @@ def pick_units(
     return chosen, stats
 
 
-def _names(text_lower: str, title_norm: str) -> bool:
-    """Whether a lower-cased text names a (normalised) title as whole words."""
-    i = text_lower.find(title_norm)
-    while i >= 0:
-        e = i + len(title_norm)
-        if (i == 0 or not text_lower[i - 1].isalnum()) and (e >= len(text_lower) or not text_lower[e].isalnum()):
-            return True
-        i = text_lower.find(title_norm, i + 1)
-    return False
-
-
 def _runs(indices: set[int]) -> int:
     return sum(1 for j in indices if j - 1 not in indices)
 
@@ -213,16 +201,6 @@ def runs_of(chosen: set[int], units: Sequence[Unit]) -> list[list[int]]:
         else:
             out.append([i])
     return out
-
-
-def entities(text: str) -> set[str]:
-    """Multi-word capitalised names in ``text`` (lower-cased, leading article dropped)."""
-    found = set()
-    for m in _ENTITY.finditer(text):
-        name = _LEADING_ARTICLE.sub("", m.group(0).strip()).lower()
-        if " " in name:
-            found.add(name)
-    return found
 
 
 def group_quotes(
@@ -257,16 +235,16 @@ def group_quotes(
             parent[rb] = ra
 
     lows = [t.lower() for t in texts]
-    ents = [entities(t) for t in texts]
-    norm = [_norm_title(t) if h else "" for t, h in zip(titles, has_title, strict=True)]
+    ents = [multiword_names(t) for t in texts]
+    norm = [norm_title(t) if h else "" for t, h in zip(titles, has_title, strict=True)]
     for a in range(n):
         for b in range(a + 1, n):
             ca, cb = chunk_of[a], chunk_of[b]
             connected = ca == cb
             if not connected:
                 ta, tb = norm[ca], norm[cb]
-                a_names_b = len(tb) >= 4 and _names(lows[a], tb)
-                b_names_a = len(ta) >= 4 and _names(lows[b], ta)
+                a_names_b = mentions(lows[a], tb, min_len=4, whole_words=True)
+                b_names_a = mentions(lows[b], ta, min_len=4, whole_words=True)
                 if a_names_b != b_names_a:
                     named.add(b if a_names_b else a)
                 connected = a_names_b or b_names_a

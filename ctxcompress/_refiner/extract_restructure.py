@@ -33,12 +33,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._compressors.relevance_filter import RelevanceFilter, chunk_title, make_units
+from .._compressors.relevance_filter import RelevanceFilter, chunk_title
 from .._core.compressor import Compressor, OnError
 from .._core.context import CallContext
 from .._core.errors import BackendError, ConfigError, CtxCompressError
 from .._core.protocols import Embedder, Scorer
 from .._core.result import join_text
+from .._core.select import make_units
 from .._core.text import extract, fewest_drops, fit_to_budget
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number

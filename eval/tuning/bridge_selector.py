@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 from ctxcompress import Budget, CachedEmbedder, Chunk, RelevanceFilter, get_counter, get_embedder
-from ctxcompress._compressors.relevance_filter import Unit, chunk_title
+from ctxcompress._compressors.relevance_filter import chunk_title
 from ctxcompress._core.context import CallContext
+from ctxcompress._core.select import Unit
 from numpy.typing import NDArray
 
 from ctxcompress_eval import answer_in_context, load_dataset

@@ -10,8 +10,8 @@ import pytest
 
 from ctxcompress import Budget, Chunk, ConfigError, RelevanceFilter
 from ctxcompress._compressors.bridging import entities, entity_bridge
-from ctxcompress._compressors.relevance_filter import make_units
 from ctxcompress._core.context import CallContext
+from ctxcompress._core.select import make_units
 from ctxcompress.testing import FakeEmbedder, WhitespaceCounter
 
 QUERY = "What was the population of the city where Kerry Saxby-Junna was born?"

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import ctxcompress
 from ctxcompress import BackendError, Budget, Chunk, Compressor, ConfigError, InputError, Pipeline, RedundancyFusion
-from ctxcompress._refiner.embedding_engine import entities, needs_context
+from ctxcompress._compressors.bridging import multiword_names as entities
+from ctxcompress._refiner.embedding_engine import needs_context
 from ctxcompress._refiner.extract_restructure import ExtractRestructure
 from ctxcompress._refiner.parser import RefinerQuote, parse_refiner_output
 from ctxcompress._refiner.prompt import (

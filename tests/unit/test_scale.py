@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ctxcompress import Chunk, LongContextReorder, RedundancyFusion, RelevanceFilter
-from ctxcompress._compressors.relevance_filter import make_units
+from ctxcompress._core.select import make_units
 from ctxcompress._core.text import fewest_drops, greedy_fill
 from ctxcompress.testing import SAMPLE_CHUNKS, FakeEmbedder, WhitespaceCounter
 
