@@ -24,7 +24,8 @@ from .._core.context import CallContext
 from .._core.errors import ConfigError
 from .._core.protocols import Embedder
 from .._core.result import join_text
-from .._core.segment import _CJK_CHAR_RE, CODE, TABLE, split_sentences, split_words
+from .._core.segment import _CJK_CHAR_RE, CODE, TABLE, split_words
+from .._core.select import make_units
 from .._core.text import _LINE_BREAK_RE, merge_ranges
 from .._core.types import Chunk, Span
 from .._core.validate import validate_choice, validate_number
@@ -71,8 +72,9 @@ _FUNCTION_WORDS = _wordset(
 
 
 @dataclass
-class _Unit:
-    """A unit of text (a sentence, or a whole chunk) and its removable words."""
+class _Window:
+    """A window of a :class:`~ctxcompress._core.select.Unit` (a sentence, or a whole chunk, cut every
+    ``max_unit_words`` words) and the pruning state of its removable words."""
 
     chunk: int
     start: int
@@ -154,8 +156,8 @@ def _split_gap(text: str, lo: int, hi: int) -> tuple[int, int, list[tuple[int, i
     return ws[0], ws[-1] + 1, _tokens(text, ws[0], ws[-1] + 1)
 
 
-def _make_unit(text: str, ci: int, start: int, end: int, prunable: bool) -> _Unit:
-    unit = _Unit(ci, start, end, prunable)
+def _make_unit(text: str, ci: int, start: int, end: int, prunable: bool) -> _Window:
+    unit = _Window(ci, start, end, prunable)
     words = [(w.start + start, w.end + start) for w in split_words(text[start:end])] if prunable else []
     if not words:
         unit.prunable = False
@@ -291,17 +293,13 @@ class SemanticCompressor(Compressor):
         self._get_embedder().encode(["warm up"])
 
     # ---------------------------------------------------------------- units and protection
-    def _units(self, chunks: Sequence[Chunk]) -> list[_Unit]:
-        units: list[_Unit] = []
-        for ci, ch in enumerate(chunks):
-            if self.granularity == "chunk":
-                m = re.search(r"\S", ch.text)
-                spans = [(m.start(), len(ch.text.rstrip()), True)] if m is not None else []
-            else:
-                spans = [(seg.start, seg.end, seg.kind not in (CODE, TABLE)) for seg in split_sentences(ch.text)]
-            for start, end, prunable in spans:
-                for lo, hi in self._windows(ch.text, start, end) if prunable else [(start, end)]:
-                    units.append(_make_unit(ch.text, ci, lo, hi, prunable))
+    def _units(self, chunks: Sequence[Chunk]) -> list[_Window]:
+        units: list[_Window] = []
+        for span in make_units(chunks, "document" if self.granularity == "chunk" else "sentence"):
+            text = chunks[span.chunk].text
+            prunable = span.kind not in (CODE, TABLE)
+            for lo, hi in self._windows(text, span.start, span.end) if prunable else [(span.start, span.end)]:
+                units.append(_make_unit(text, span.chunk, lo, hi, prunable))
         return units
 
     def _windows(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -325,7 +323,7 @@ class SemanticCompressor(Compressor):
             out.append((a, b2))
         return out
 
-    def _protect(self, text: str, unit: _Unit, query_words: frozenset[str], names: frozenset[str]) -> list[bool]:
+    def _protect(self, text: str, unit: _Window, query_words: frozenset[str], names: frozenset[str]) -> list[bool]:
         rules = set(self.protect)
         spans = [(m.start(), m.end()) for p in self._patterns for m in p.finditer(text, unit.start, unit.end)]
         out: list[bool] = []
@@ -350,7 +348,7 @@ class SemanticCompressor(Compressor):
         return out
 
     # ---------------------------------------------------------------- importance
-    def _variant(self, text: str, unit: _Unit, skip: int) -> str:
+    def _variant(self, text: str, unit: _Window, skip: int) -> str:
         pieces = [x for k, x in enumerate(unit.extents) if k != skip] + unit.free
         return render(text, pieces)[0]
 
@@ -362,7 +360,7 @@ class SemanticCompressor(Compressor):
             return out
         return np.asarray(np.linalg.norm(b.astype(np.float64) - a.astype(np.float64), axis=-1), dtype=np.float64)
 
-    def _score_words(self, chunks: Sequence[Chunk], units: list[_Unit], query: str, ctx: CallContext) -> None:
+    def _score_words(self, chunks: Sequence[Chunk], units: list[_Window], query: str, ctx: CallContext) -> None:
         """Set ``importance`` of the droppable words of every unit (leave-one-out embedding distance).
 
         One batched embedding call for the units and all their variants. A subclass may override
@@ -423,7 +421,7 @@ class SemanticCompressor(Compressor):
                 out.append((text[s:e], None if u.protected[k] else float(u.importance[k])))
         return out
 
-    def _prepare(self, chunks: Sequence[Chunk], query: str, ctx: CallContext) -> list[_Unit]:
+    def _prepare(self, chunks: Sequence[Chunk], query: str, ctx: CallContext) -> list[_Window]:
         """Units with protection, importance and drop order set."""
         units = self._units(chunks)
         qwords = frozenset(w.text.lower() for w in split_words(query)) if "query" in self.protect else frozenset()
@@ -441,7 +439,7 @@ class SemanticCompressor(Compressor):
         return units
 
     # ---------------------------------------------------------------- selection and output
-    def _build(self, chunks: Sequence[Chunk], units: Sequence[_Unit], frac: float) -> tuple[list[Chunk], int]:
+    def _build(self, chunks: Sequence[Chunk], units: Sequence[_Window], frac: float) -> tuple[list[Chunk], int]:
         pieces: dict[int, list[tuple[int, int]]] = {}
         dropped = 0
         for u in units:

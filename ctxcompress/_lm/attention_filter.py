@@ -32,23 +32,19 @@ from .._core.context import CallContext
 from .._core.deps import require
 from .._core.errors import ConfigError
 from .._core.result import join_text
-from .._core.text import fewest_drops
+from .._core.select import Unit, build_chunks, drop_weakest, fill_under_cap, fit_ranked, word_ranges
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
 from .causal_lm import (
     LoadedLM,
-    TextUnit,
-    build_chunks,
     check_device,
     check_model_spec,
     encode,
     encode_with_offsets,
-    fit_ranked,
     last_query_scores,
     lm_faults,
     load_causal_lm,
     rate_cap,
-    word_ranges,
 )
 
 __all__ = ["AttentionFilter", "default_layer"]
@@ -238,21 +234,21 @@ class AttentionFilter(Compressor):
                     out[tok.chunk].append((tok.start, tok.end, float(sc)))
         return out, len(windows)
 
-    def _units(self, chunks: Sequence[Chunk], scores: Sequence[Sequence[tuple[int, int, float]]]) -> list[TextUnit]:
+    def _units(self, chunks: Sequence[Chunk], scores: Sequence[Sequence[tuple[int, int, float]]]) -> list[Unit]:
         from .._core.segment import split_sentences
 
-        units: list[TextUnit] = []
+        units: list[Unit] = []
         for ci, ch in enumerate(chunks):
             toks = scores[ci]
             if self.granularity == "token":
-                units.extend(TextUnit(ci, s, e, sc) for s, e, sc in toks)
+                units.extend(Unit(ci, s, e, ch.text[s:e], k, sc) for k, (s, e, sc) in enumerate(toks))
                 continue
             if self.granularity == "word":
                 spans = word_ranges(ch.text)
             else:
                 spans = [(seg.start, seg.end) for seg in split_sentences(ch.text)]
             j = 0
-            for s, e in spans:
+            for index, (s, e) in enumerate(spans):
                 while j < len(toks) and toks[j][1] <= s:
                     j += 1
                 inside = []
@@ -268,7 +264,7 @@ class AttentionFilter(Compressor):
                     sc = sum(inside) / len(inside)
                 else:
                     sc = sum(inside)
-                units.append(TextUnit(ci, s, e, sc))
+                units.append(Unit(ci, s, e, ch.text[s:e], index, sc))
         return units
 
     # ---------------------------------------------------------------- selection
@@ -308,22 +304,13 @@ class AttentionFilter(Compressor):
         return out
 
     def _fill_sentences(
-        self, chunks: Sequence[Chunk], units: Sequence[TextUnit], order: Sequence[int], cap: int, ctx: CallContext
+        self, chunks: Sequence[Chunk], units: Sequence[Unit], order: Sequence[int], cap: int, ctx: CallContext
     ) -> tuple[list[Chunk], int]:
-        chosen: list[int] = []
-        used = 0
-        for i in order:
-            u = units[i]
-            cost = ctx.count(chunks[u.chunk].text[u.start : u.end]) + 1
-            if used + cost <= cap:
-                chosen.append(i)
-                used += cost
+        chosen, _ = fill_under_cap(order, lambda i: ctx.count(units[i].text) + 1, cap)
         if not chosen and order and cap > 0:
             chosen = [order[0]]  # the best sentence, cut to the budget by the base class
         out = build_chunks(chunks, units, chosen)
         if len(chosen) > 1 and ctx.count(join_text(out)) > cap:  # counts are not additive: drop the weakest
-            n = len(chosen)
-            k = fewest_drops(lambda k: ctx.count(join_text(build_chunks(chunks, units, chosen[: n - k]))) <= cap, n - 1)
-            chosen = chosen[: n - k]
+            chosen = drop_weakest(chunks, units, chosen, cap, ctx.count, min_keep=1)
             out = build_chunks(chunks, units, chosen)
         return out, len(chosen)

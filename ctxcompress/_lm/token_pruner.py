@@ -34,21 +34,19 @@ from .._core.compressor import Compressor, OnError
 from .._core.context import CallContext
 from .._core.errors import ConfigError
 from .._core.result import join_text
+from .._core.select import Unit, fit_ranked, word_ranges
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
 from .causal_lm import (
     LoadedLM,
-    TextUnit,
     check_device,
     check_model_spec,
     encode,
     encode_with_offsets,
-    fit_ranked,
     lm_faults,
     load_causal_lm,
     rate_cap,
     token_nll,
-    word_ranges,
 )
 
 __all__ = ["TokenPruner"]
@@ -301,7 +299,7 @@ class TokenPruner(Compressor):
             tok_scores = {i: self_nll[i] for i in kept}
         seconds_lm = time.perf_counter() - t0
         # 2. words: scores from tokens, protected units first, then a global order by quota use
-        units: list[TextUnit] = []
+        units: list[Unit] = []
         keys: list[tuple[float, float]] = []
         seg_of_chunk: dict[int, list[int]] = {}
         for si, s in enumerate(segs):
@@ -339,7 +337,7 @@ class TokenPruner(Compressor):
                 used = 0.0
                 for _prot, sc, a, b in items:
                     s0, e0 = words[a][0], words[b - 1][1]
-                    units.append(TextUnit(ci, s0, e0, sc))
+                    units.append(Unit(ci, s0, e0, ch.text[s0:e0], a, sc))
                     keys.append((used / quota[si] if quota[si] > 0 else math.inf, -sc))
                     used += ctx.count(ch.text[s0:e0])
         order = sorted(range(len(units)), key=lambda i: (keys[i], units[i].chunk, units[i].start))

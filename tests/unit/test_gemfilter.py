@@ -13,8 +13,9 @@ tokenizers = pytest.importorskip("tokenizers")
 from _tiny_lm import make_tiny_lm  # noqa: E402
 
 from ctxcompress import Budget, Chunk, Compressor, ConfigError  # noqa: E402
+from ctxcompress._core.select import word_ranges  # noqa: E402
 from ctxcompress._lm.attention_filter import AttentionFilter, default_layer  # noqa: E402
-from ctxcompress._lm.causal_lm import last_query_logits, last_query_scores, load_causal_lm, word_ranges  # noqa: E402
+from ctxcompress._lm.causal_lm import last_query_logits, last_query_scores, load_causal_lm  # noqa: E402
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance, WhitespaceCounter  # noqa: E402
 
 

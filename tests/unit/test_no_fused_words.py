@@ -56,9 +56,9 @@ from ctxcompress import (
     split_sentences,
 )
 from ctxcompress._compressors.summarizer import Summarizer
+from ctxcompress._core.select import Unit, build_chunks, word_ranges
 from ctxcompress._core.text import extract, gap_separator
 from ctxcompress._kg.pruner import KGSchemaPruner
-from ctxcompress._lm.causal_lm import TextUnit, build_chunks, word_ranges
 from ctxcompress._refiner.extract_restructure import ExtractRestructure
 from ctxcompress.testing import FakeEmbedder, WhitespaceCounter
 
@@ -268,7 +268,7 @@ def test_word_unit_joining_never_fuses(
     any selection of units: model-free."""
     chunks, _, _ = data
     units = [
-        TextUnit(ci, s, e, 0.0)
+        Unit(ci, s, e, ch.text[s:e])
         for ci, ch in enumerate(chunks)
         for s, e in ([(g.start, g.end) for g in split_sentences(ch.text)] if sentence_units else word_ranges(ch.text))
     ]

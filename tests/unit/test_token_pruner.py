@@ -13,7 +13,8 @@ tokenizers = pytest.importorskip("tokenizers")
 from _tiny_lm import make_tiny_lm  # noqa: E402
 
 from ctxcompress import Budget, Chunk, Compressor, ConfigError  # noqa: E402
-from ctxcompress._lm.causal_lm import load_causal_lm, token_nll, word_ranges  # noqa: E402
+from ctxcompress._core.select import word_ranges  # noqa: E402
+from ctxcompress._lm.causal_lm import load_causal_lm, token_nll  # noqa: E402
 from ctxcompress._lm.token_pruner import TokenPruner  # noqa: E402
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance, WhitespaceCounter  # noqa: E402
 
