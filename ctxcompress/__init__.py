@@ -55,6 +55,11 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def __dir__() -> list[str]:
+    """The module's names, the lazily loaded ones included (without loading them)."""
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ApproxCounter",
     "AttentionFilter",

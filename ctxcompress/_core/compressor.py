@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from .context import CallContext
+from .defaults import resolve_counter, resolve_embedder
 from .errors import BackendError, ConfigError, InputError
 from .protocols import Embedder, TokenCounter
 from .registry import check_shape, resolve_type, type_name_of
@@ -59,8 +60,6 @@ class Compressor(Configurable, ABC):
         counter: TokenCounter | str | None = None,
     ) -> CompressionResult:
         """Compress ``chunks`` for ``query`` under ``budget``; see :class:`CompressionResult`."""
-        from .._backends.tokens import get_counter
-
         if query is None:
             query = ""
         if not isinstance(query, str):
@@ -68,7 +67,7 @@ class Compressor(Configurable, ABC):
         sources = coerce_chunks(chunks)
         validate_call_chunks(sources)
         budget_obj = Budget.coerce(budget)
-        ctx = CallContext(counter=get_counter(counter), sources=tuple(sources))
+        ctx = CallContext(counter=resolve_counter(counter), sources=tuple(sources))
         t0 = time.perf_counter()
         tokens_in = ctx.count(join_text(sources))
         cap = budget_obj.resolve(tokens_in)
@@ -107,7 +106,8 @@ class Compressor(Configurable, ABC):
         return None
 
     def __or__(self, other: Compressor) -> Compressor:
-        from .pipeline import Pipeline
+        """``a | b``: the pipeline of ``a`` then ``b`` (see :class:`~ctxcompress.Pipeline`)."""
+        from .pipeline import Pipeline  # late, and only here: pipeline.py imports this module
 
         if not isinstance(other, Compressor):
             return NotImplemented
@@ -173,9 +173,7 @@ class Compressor(Configurable, ABC):
         ``_embedder_obj`` (for the compressors that take one)."""
         obj = self._embedder_obj
         if obj is None:
-            from .._backends.embedders import get_embedder
-
-            obj = get_embedder(getattr(self, "embedder", None))
+            obj = resolve_embedder(getattr(self, "embedder", None))
             self._embedder_obj = obj
         return obj
 
@@ -235,9 +233,16 @@ class Compressor(Configurable, ABC):
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other: object) -> bool:
+        """Same class and same configuration (``to_dict``)."""
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, Compressor)
         return self.to_dict() == other.to_dict()
 
-    __hash__ = object.__hash__
+    def __hash__(self) -> int:
+        """The class's hash: equal compressors (same class, same configuration) hash alike.
+
+        Not a hash of the configuration: ``set_params`` changes a compressor in place, and one held in
+        a set or as a dict key must still be found after that. Hashing never builds ``to_dict``.
+        """
+        return hash(type(self))
