@@ -12,8 +12,7 @@ import pytest
 
 import ctxcompress._compressors.relevance_filter as relevance_module
 from ctxcompress import Compressor, ConfigError, HybridWeights, Pipeline, RelevanceFilter, load_config
-from ctxcompress._compressors.relevance_filter import make_units
-from ctxcompress._core.compressor import CallContext
+from ctxcompress.extend import CallContext, make_units
 from ctxcompress.testing import SAMPLE_CHUNKS, SAMPLE_QUERY, FakeEmbedder, WhitespaceCounter
 
 
