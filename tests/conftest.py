@@ -14,6 +14,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Property tests draw the same examples on every run (CI must not fail on an example that another run
+# never draws); CTXCOMPRESS_HYPOTHESIS_RANDOM=1 draws fresh random examples to hunt for new failures.
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ctxcompress-derandomized", derandomize=True, database=None)
+    if os.environ.get("CTXCOMPRESS_HYPOTHESIS_RANDOM", "") != "1":
+        _hypothesis_settings.load_profile("ctxcompress-derandomized")
+except ImportError:  # hypothesis is a dev dependency; without it the property tests don't run
+    pass
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests under tests/unit are ``unit`` and under tests/integration ``integration`` unless marked."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,10 @@ class RedundancyFusion(Compressor):
             prefixes.append(ids[: size - math.ceil(t * size - 1e-9) + 1] if size else [])
         del raw
         index: dict[int, list[int]] = {}
-        pairs: list[tuple[int, int]] = []
+        # pairs as two flat int arrays (16 bytes a pair, not a tuple object each): on inputs full of
+        # repeated sentences every sentence has up to ``max_candidates`` partners
+        pairs_a: array[int] = array("q")
+        pairs_b: array[int] = array("q")
 
         def query(b: int) -> None:
             found: set[int] = set()
@@ -138,7 +142,8 @@ class RedundancyFusion(Compressor):
                 sa = sets[a]
                 k = len(sa & sb)
                 if k and k / (len(sa) + len(sb) - k) >= t:
-                    pairs.append((a, b) if a < b else (b, a))
+                    pairs_a.append(min(a, b))
+                    pairs_b.append(max(a, b))
 
         def insert(b: int) -> None:
             for w in prefixes[b]:
@@ -157,10 +162,10 @@ class RedundancyFusion(Compressor):
                 for b in range(i, j):
                     insert(b)
             i = j
-        pairs.sort()
-        iu = np.array([a for a, _ in pairs], dtype=np.intp)
-        ju = np.array([b for _, b in pairs], dtype=np.intp)
-        return iu, ju
+        iu = np.frombuffer(pairs_a, dtype=np.int64).astype(np.intp)
+        ju = np.frombuffer(pairs_b, dtype=np.int64).astype(np.intp)
+        order = np.lexsort((ju, iu))  # sorted pairs, as before
+        return iu[order], ju[order]
 
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
         units = make_units(chunks, "sentence")
@@ -181,7 +186,7 @@ class RedundancyFusion(Compressor):
         info = np.zeros(n)
         if query.strip():
             info[involved] = sub @ ctx.embed(emb, [query], queries=True)[0]
-        pair_sim = np.einsum("ij,ij->i", sub[row[cand_i]], sub[row[cand_j]])
+        pair_sim = _pair_dots(sub, row[cand_i], row[cand_j])
         mask = pair_sim >= self.similarity_threshold
         pairs_i, pairs_j = cand_i[mask], cand_j[mask]
         ctx.details["embedded_sentences"] = int(involved.size)
@@ -253,3 +258,14 @@ class RedundancyFusion(Compressor):
             out.append(piece)
         ctx.details.update({"groups": n_groups, "merged_sentences": n - len(keep)})
         return out
+
+
+def _pair_dots(vecs: NDArray[np.float32], rows_i: NDArray[np.intp], rows_j: NDArray[np.intp]) -> NDArray[np.float32]:
+    """Row-wise dot products ``vecs[rows_i[k]] . vecs[rows_j[k]]``, in blocks: gathering all pairs'
+    vectors at once would take pairs x dimension x 4 bytes (gigabytes on large repetitive inputs)."""
+    out = np.empty(rows_i.size, dtype=np.result_type(vecs.dtype, np.float32))
+    step = 65536
+    for s in range(0, rows_i.size, step):
+        e = s + step
+        out[s:e] = np.einsum("ij,ij->i", vecs[rows_i[s:e]], vecs[rows_j[s:e]])
+    return out

@@ -269,7 +269,12 @@ class RelevanceFilter(Compressor):
             chosen = set(drop_weakest(chunks, units, strongest_first, cap, ctx.count))
             out = build_chunks(chunks, units, sorted(chosen))
             if not out and cap > 0:  # even the best unit alone is over the cap: keep its head
-                out, _ = fit_to_budget(build_chunks(chunks, units, [best_unit]), cap, ctx.count)
+                out, was_cut = fit_to_budget(build_chunks(chunks, units, [best_unit]), cap, ctx.count)
+                if was_cut:
+                    ctx.warnings.append(
+                        f"the best unit alone is over the budget of {cap} tokens: its head was kept "
+                        "(cut at a sentence/word boundary)"
+                    )
         best: dict[int, float] = {}
         for i, u in enumerate(units):
             s = float(scores[i])

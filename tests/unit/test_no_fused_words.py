@@ -16,7 +16,9 @@ with titles and quotes), for every compressor, with drawn budgets and queries:
      unit's final punctuation when it drops the word that touched it (``"the film."`` → ``"the."``,
      ``"Azmi interview </ref>"`` → ``"Azmi>"``);
    - *the budget cut:* when the base class had to cut the output to hold the budget (its "output
-     cut" warning), the last token of the last chunk may be a prefix of a source token (the cut is
+     cut" warning), or a relevance filter kept only the head of a best unit that alone is over the
+     budget (its "its head was kept" warning), the last token of the last chunk may be a prefix of
+     a source token (the cut is
      at the end of a word, before the punctuation that touched it);
    - *CJK text:* CJK has no spaces and each CJK character is a word of its own, so a token may be
      a source token with some CJK characters (and marks) left out (``"(魍魎"`` → ``"魎"``).
@@ -201,7 +203,8 @@ def _check(result: ctxcompress.CompressionResult, *, sentences: bool) -> None:
     assert result.check_spans() == []
     if result.report.budget_tokens is not None:
         assert result.report.tokens_out <= result.report.budget_tokens
-    cut = any("output cut" in w for w in result.report.warnings)
+    warnings = [*result.report.warnings, *(w for st in result.report.stages for w in st.warnings)]
+    cut = any("output cut" in w or "its head was kept" in w for w in warnings)
     src = _Source(result.sources)
     for ci, chunk in enumerate(result.chunks):
         if any(not sp.verbatim for sp in chunk.spans):
