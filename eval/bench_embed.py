@@ -12,42 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-
-def hotpot_like_sentences(n: int, seed: int = 0) -> list[str]:
-    """Wikipedia-style sentences of 8-45 words, like HotpotQA's supporting paragraphs."""
-    rng = random.Random(seed)
-    people = ["Scott Derrickson", "Ed Wood", "Adriana Trigiani", "Kiki Smith", "Marie Curie", "Tom Hanks"]
-    places = ["Greenwich Village", "Denver", "Shirley Temple's hometown", "the Rhine valley", "Kansas City"]
-    works = ["Doctor Strange", "Big Stone Gap", "Sinister", "Plan 9 from Outer Space", "The Exorcism of Emily Rose"]
-    jobs = ["director", "screenwriter", "novelist", "chemist", "sculptor", "producer", "diplomat"]
-    clauses = [
-        "which was released to generally positive reviews from critics",
-        "and later moved to {place} where the family ran a small newspaper",
-        "after studying at a university whose archives still hold the original letters",
-        "although the production faced several delays because of a strike",
-        "in a career spanning more than four decades and three continents",
-    ]
-    out: list[str] = []
-    for _ in range(n):
-        p, pl, w, j = rng.choice(people), rng.choice(places), rng.choice(works), rng.choice(jobs)
-        year = rng.randint(1890, 2020)
-        base = rng.choice(
-            [
-                f"{p} is an American {j} born in {year} in {pl}",
-                f"{w} is a {year} film directed by {p}",
-                f"In {year}, {p} was appointed {j} of the {pl} historical society",
-                f"The {j} {p} wrote {w}",
-            ]
-        )
-        extra = [rng.choice(clauses).format(place=pl) for _ in range(rng.randint(0, 3))]
-        out.append(", ".join([base, *extra]) + ".")
-    return out
+from ctxcompress.testing import hotpot_like_sentences
 
 
 def _backends() -> list[tuple[str, Callable[[], Any], str]]:

@@ -11,7 +11,16 @@ Every compressor shipped with ctxcompress passes :class:`CompressorConformance`.
 from __future__ import annotations
 
 from ._conformance import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance
-from ._fakes import FailingEmbedder, FakeEmbedder, FakeLLM, FakeScorer, FaultyEmbedder, FaultyScorer, WhitespaceCounter
+from ._fakes import (
+    FailingEmbedder,
+    FakeEmbedder,
+    FakeLLM,
+    FakeScorer,
+    FaultyEmbedder,
+    FaultyScorer,
+    WhitespaceCounter,
+    hotpot_like_sentences,
+)
 
 __all__ = [
     "SAMPLE_CHUNKS",
@@ -24,4 +33,5 @@ __all__ = [
     "FaultyEmbedder",
     "FaultyScorer",
     "WhitespaceCounter",
+    "hotpot_like_sentences",
 ]

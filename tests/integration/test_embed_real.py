@@ -6,8 +6,6 @@ Behaviour only; their speeds are measured by ``eval/bench_embed.py``. ``tests/co
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 
@@ -15,6 +13,7 @@ from ctxcompress._backends import assets as _assets
 from ctxcompress._backends.cache import CachedEmbedder
 from ctxcompress._backends.embedders import OnnxEmbedder, SentenceTransformerEmbedder, default_embedder
 from ctxcompress._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
+from ctxcompress.testing import hotpot_like_sentences
 
 pytestmark = pytest.mark.integration
 
@@ -76,37 +75,6 @@ def cross_encoder() -> OnnxCrossEncoder:
     return ce
 
 
-def _hotpot_like_sentences(n: int, seed: int = 0) -> list[str]:
-    """Wikipedia-style sentences of 8-45 words, like HotpotQA's supporting paragraphs."""
-    rng = random.Random(seed)
-    people = ["Scott Derrickson", "Ed Wood", "Adriana Trigiani", "Kiki Smith", "Marie Curie", "Tom Hanks"]
-    places = ["Greenwich Village", "Denver", "Shirley Temple's hometown", "the Rhine valley", "Kansas City"]
-    works = ["Doctor Strange", "Big Stone Gap", "Sinister", "Plan 9 from Outer Space", "The Exorcism of Emily Rose"]
-    jobs = ["director", "screenwriter", "novelist", "chemist", "sculptor", "producer", "diplomat"]
-    clauses = [
-        "which was released to generally positive reviews from critics",
-        "and later moved to {place} where the family ran a small newspaper",
-        "after studying at a university whose archives still hold the original letters",
-        "although the production faced several delays because of a strike",
-        "in a career spanning more than four decades and three continents",
-    ]
-    out: list[str] = []
-    for _ in range(n):
-        p, pl, w, j = rng.choice(people), rng.choice(places), rng.choice(works), rng.choice(jobs)
-        year = rng.randint(1890, 2020)
-        base = rng.choice(
-            [
-                f"{p} is an American {j} born in {year} in {pl}",
-                f"{w} is a {year} film directed by {p}",
-                f"In {year}, {p} was appointed {j} of the {pl} historical society",
-                f"The {j} {p} wrote {w}",
-            ]
-        )
-        extra = [rng.choice(clauses).format(place=pl) for _ in range(rng.randint(0, 3))]
-        out.append(", ".join([base, *extra]) + ".")
-    return out
-
-
 def _cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray((a * b).sum(axis=1))
 
@@ -139,7 +107,7 @@ def test_long_and_empty_texts(backend: str, request: pytest.FixtureRequest) -> N
 
 
 def test_onnx_order_does_not_change_vectors(onnx_minilm: OnnxEmbedder) -> None:
-    texts = _hotpot_like_sentences(40, seed=3)
+    texts = hotpot_like_sentences(40, seed=3)
     fwd = onnx_minilm.encode(texts)
     rev = onnx_minilm.encode(texts[::-1])[::-1]
     np.testing.assert_array_equal(fwd, rev)
