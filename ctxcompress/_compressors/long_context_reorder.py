@@ -45,12 +45,10 @@ class LongContextReorder(Compressor):
         title_key: str = "title",
         on_error: OnError = "raise",
     ) -> None:
-        validate_choice("use_scores", use_scores, (True, False))
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
         self.embedder = embedder
-        self.use_scores = use_scores
+        self.use_scores = validate_choice("use_scores", use_scores, (True, False))
         self.title_key = title_key
-        self.on_error = on_error
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self._embedder_obj: Embedder | None = None
 
     def _relevance(self, chunks: list[Chunk], query: str, ctx: CallContext) -> list[float]:

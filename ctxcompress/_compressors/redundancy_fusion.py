@@ -58,23 +58,21 @@ class RedundancyFusion(Compressor):
         max_candidates: int = 64,
         on_error: OnError = "raise",
     ) -> None:
-        validate_number("similarity_threshold", similarity_threshold, low=-1.0, high=1.0, allow_none=False)
-        validate_number("informativeness_weight", informativeness_weight, low=0.0, allow_none=False)
-        validate_number("size_penalty", size_penalty, low=0.0, allow_none=False)
-        validate_number("max_group_size", max_group_size, low=2, integer=True, allow_none=False)
-        validate_choice("cross_chunk_only", cross_chunk_only, (True, False))
-        validate_number("lexical_prefilter", lexical_prefilter, low=0.0, high=1.0, allow_none=False)
-        validate_number("max_candidates", max_candidates, low=1, integer=True, allow_none=False)
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
         self.embedder = embedder
-        self.similarity_threshold = similarity_threshold
-        self.informativeness_weight = informativeness_weight
-        self.size_penalty = size_penalty
-        self.max_group_size = max_group_size
-        self.cross_chunk_only = cross_chunk_only
-        self.lexical_prefilter = lexical_prefilter
-        self.max_candidates = max_candidates
-        self.on_error = on_error
+        self.similarity_threshold = validate_number(
+            "similarity_threshold", similarity_threshold, low=-1.0, high=1.0, allow_none=False
+        )
+        self.informativeness_weight = validate_number(
+            "informativeness_weight", informativeness_weight, low=0.0, allow_none=False
+        )
+        self.size_penalty = validate_number("size_penalty", size_penalty, low=0.0, allow_none=False)
+        self.max_group_size = validate_number("max_group_size", max_group_size, low=2, integer=True, allow_none=False)
+        self.cross_chunk_only = validate_choice("cross_chunk_only", cross_chunk_only, (True, False))
+        self.lexical_prefilter = validate_number(
+            "lexical_prefilter", lexical_prefilter, low=0.0, high=1.0, allow_none=False
+        )
+        self.max_candidates = validate_number("max_candidates", max_candidates, low=1, integer=True, allow_none=False)
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self._embedder_obj: Embedder | None = None
 
     def warm_up(self) -> None:

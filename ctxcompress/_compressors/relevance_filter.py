@@ -135,33 +135,24 @@ class RelevanceFilter(Compressor):
         entity_hops: int = 0,
         weights: HybridWeights | Mapping[str, Any] | None = None,
     ) -> None:
-        validate_choice("granularity", granularity, ("sentence", "document"))
+        self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "document"))
         if isinstance(scorer, str):
             validate_choice("scorer", scorer, ("hybrid", "embedding", "bm25"))
         elif not callable(getattr(scorer, "score", None)):
             raise ConfigError("scorer must be 'hybrid', 'embedding', 'bm25' or an object with score(query, texts)")
-        validate_number("top_k", top_k, low=1, integer=True)
-        validate_number("threshold", threshold)
-        validate_number("percentile", percentile, low=0, high=100)
-        validate_number("context_window", context_window, low=0, integer=True, allow_none=False)
-        validate_number("min_keep", min_keep, low=0, integer=True, allow_none=False)
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
-        validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
-        if not isinstance(title_key, str):
-            raise ConfigError("title_key must be a str ('' to ignore titles)")
-        weights_obj = HybridWeights.coerce(weights)
-        self.granularity: Granularity = granularity
         self.scorer = scorer
         self.embedder = embedder
-        self.top_k = top_k
-        self.threshold = threshold
-        self.percentile = percentile
-        self.context_window = context_window
-        self.min_keep = min_keep
+        self.top_k = validate_number("top_k", top_k, low=1, integer=True)
+        self.threshold = validate_number("threshold", threshold)
+        self.percentile = validate_number("percentile", percentile, low=0, high=100)
+        self.context_window = validate_number("context_window", context_window, low=0, integer=True, allow_none=False)
+        self.min_keep = validate_number("min_keep", min_keep, low=0, integer=True, allow_none=False)
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.entity_hops = validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
+        if not isinstance(title_key, str):
+            raise ConfigError("title_key must be a str ('' to ignore titles)")
         self.title_key = title_key
-        self.on_error = on_error
-        self.entity_hops = entity_hops
-        self.weights = weights_obj
+        self.weights = HybridWeights.coerce(weights)
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models

@@ -257,16 +257,17 @@ class SemanticCompressor(Compressor):
         max_unit_words: int = 128,
         on_error: OnError = "raise",
     ) -> None:
-        validate_number("drop_percentile", drop_percentile, low=0, high=100, allow_none=False)
-        validate_choice("granularity", granularity, ("sentence", "chunk"))
-        validate_choice("distance", distance, ("euclidean", "cosine"))
-        validate_number("query_weight", query_weight, low=0, allow_none=False)
-        validate_number("max_unit_words", max_unit_words, low=2, integer=True, allow_none=False)
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.drop_percentile = float(
+            validate_number("drop_percentile", drop_percentile, low=0, high=100, allow_none=False)
+        )
+        self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "chunk"))
+        self.distance: Distance = validate_choice("distance", distance, ("euclidean", "cosine"))
+        self.query_weight = float(validate_number("query_weight", query_weight, low=0, allow_none=False))
+        self.max_unit_words = validate_number("max_unit_words", max_unit_words, low=2, integer=True, allow_none=False)
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         if isinstance(protect, str):
             raise ConfigError(f"protect must be a list of rule names from {PROTECT_RULES}, not a string")
-        for rule in protect:
-            validate_choice("protect rule", rule, PROTECT_RULES)
+        self.protect = tuple(validate_choice("protect rule", rule, PROTECT_RULES) for rule in protect)
         if isinstance(protect_patterns, str):
             raise ConfigError("protect_patterns must be a list of regular expressions, not a string")
         for pat in protect_patterns:
@@ -274,17 +275,10 @@ class SemanticCompressor(Compressor):
                 re.compile(pat)
             except (re.error, TypeError) as exc:
                 raise ConfigError(f"invalid regular expression in protect_patterns: {pat!r} ({exc})") from exc
+        self.protect_patterns = tuple(protect_patterns)
         if embedder is not None and not isinstance(embedder, str) and not callable(getattr(embedder, "encode", None)):
             raise ConfigError("embedder must be an embedder spec such as 'onnx' or an object with encode(texts)")
         self.embedder = embedder
-        self.drop_percentile = float(drop_percentile)
-        self.granularity: Granularity = granularity
-        self.distance: Distance = distance
-        self.query_weight = float(query_weight)
-        self.protect = tuple(protect)
-        self.protect_patterns = tuple(protect_patterns)
-        self.max_unit_words = max_unit_words
-        self.on_error = on_error
         self._patterns = [re.compile(p) for p in self.protect_patterns]
         self._embedder_obj: Embedder | None = None
 

@@ -139,19 +139,26 @@ class Summarizer(Compressor):
         on_error: OnError = "raise",
     ) -> None:
         check_llm_spec(llm)
-        validate_choice("mode", mode, ("auto", "abstractive", "extractive"))
-        validate_choice("scope", scope, ("chunk", "context"))
+        self.llm = llm
+        self.mode: Mode = validate_choice("mode", mode, ("auto", "abstractive", "extractive"))
+        self.scope: Scope = validate_choice("scope", scope, ("chunk", "context"))
         if mode == "abstractive" and llm is None:
             raise ConfigError("mode='abstractive' needs an llm: pass llm=... or use mode='extractive'")
-        validate_number("target_fraction", target_fraction, low=0, high=1, low_inclusive=False)
-        validate_number("target_tokens", target_tokens, low=1, integer=True)
+        target_fraction = validate_number("target_fraction", target_fraction, low=0, high=1, low_inclusive=False)
+        self.target_fraction = None if target_fraction is None else float(target_fraction)
+        self.target_tokens = validate_number("target_tokens", target_tokens, low=1, integer=True)
         if target_fraction is None and target_tokens is None:
             raise ConfigError("set target_fraction (e.g. 0.5) and/or target_tokens")
-        validate_number("max_retries", max_retries, low=0, integer=True, allow_none=False)
-        validate_number("min_chunk_tokens", min_chunk_tokens, low=0, integer=True, allow_none=False)
-        validate_number("support_threshold", support_threshold, low=-1, high=1, allow_none=False)
-        validate_number("timeout_s", timeout_s, low=0, low_inclusive=False)
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.query_aware = bool(query_aware)
+        self.max_retries = validate_number("max_retries", max_retries, low=0, integer=True, allow_none=False)
+        self.min_chunk_tokens = validate_number(
+            "min_chunk_tokens", min_chunk_tokens, low=0, integer=True, allow_none=False
+        )
+        self.support_threshold = float(
+            validate_number("support_threshold", support_threshold, low=-1, high=1, allow_none=False)
+        )
+        self.timeout_s = validate_number("timeout_s", timeout_s, low=0, low_inclusive=False)
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         if prompt is not None:
             if not isinstance(prompt, str) or "{text}" not in prompt:
                 raise ConfigError("prompt must be a template string containing {text} (and optionally {words})")
@@ -161,22 +168,11 @@ class Summarizer(Compressor):
                 raise ConfigError(
                     f"prompt may only use {{text}}, {{words}} and {{question}} (double other braces): {exc}"
                 ) from exc
-        if embedder is not None and not isinstance(embedder, str) and not callable(getattr(embedder, "encode", None)):
-            raise ConfigError("embedder must be an embedder spec such as 'onnx' or an object with encode(texts)")
-        self.llm = llm
-        self.mode: Mode = mode
-        self.scope: Scope = scope
-        self.target_fraction = None if target_fraction is None else float(target_fraction)
-        self.target_tokens = target_tokens
-        self.query_aware = bool(query_aware)
-        self.max_retries = max_retries
-        self.min_chunk_tokens = min_chunk_tokens
         self.prompt = prompt
         self.faithfulness = bool(faithfulness)
-        self.support_threshold = float(support_threshold)
+        if embedder is not None and not isinstance(embedder, str) and not callable(getattr(embedder, "encode", None)):
+            raise ConfigError("embedder must be an embedder spec such as 'onnx' or an object with encode(texts)")
         self.embedder = embedder
-        self.timeout_s = timeout_s
-        self.on_error = on_error
         self._llm_fn: Callable[[str], str] | None = None
         self._embedder_obj: Embedder | None = None
 

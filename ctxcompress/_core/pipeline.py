@@ -30,7 +30,7 @@ class Pipeline(Compressor):
     """
 
     def __init__(self, steps: Sequence[StepSpec], *, on_error: OnError = "raise") -> None:
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         named: list[tuple[str, Compressor]] = []
         for i, step in enumerate(steps):
             if isinstance(step, Compressor):
@@ -51,7 +51,6 @@ class Pipeline(Compressor):
         if len({n for n, _ in unique}) != len(unique):
             raise ConfigError("step names must be unique")
         self.steps: list[tuple[str, Compressor]] = unique
-        self.on_error = on_error
 
     @property
     def named_steps(self) -> dict[str, Compressor]:

@@ -187,32 +187,24 @@ class KGSchemaPruner(Compressor):
                 raise ConfigError("embedder must be None, a spec string such as 'onnx', or an Embedder")
         elif embedder is not None and not callable(getattr(embedder, "encode", None)):
             raise ConfigError("embedder must be None, a spec string such as 'onnx', or an object with encode(texts)")
-        validate_number("percentile", percentile, low=0, high=100)
-        validate_number("min_similarity", min_similarity, low=-1.0, high=1.0)
-        validate_number("context_volume", context_volume, low=1, integer=True)
-        validate_number("link_threshold", link_threshold, low=-1.0, high=1.0, allow_none=False)
-        validate_number("fallback_k", fallback_k, low=1, integer=True, allow_none=False)
-        validate_choice("output", output, ("per_entity", "joined"))
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.embedder = embedder
+        self.percentile = validate_number("percentile", percentile, low=0, high=100)
+        self.min_similarity = validate_number("min_similarity", min_similarity, low=-1.0, high=1.0)
+        self.context_volume = validate_number("context_volume", context_volume, low=1, integer=True)
+        self.link_threshold = validate_number("link_threshold", link_threshold, low=-1.0, high=1.0, allow_none=False)
+        self.fallback_k = validate_number("fallback_k", fallback_k, low=1, integer=True, allow_none=False)
+        self.output: Output = validate_choice("output", output, ("per_entity", "joined"))
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         if entity_extractor is not None and not callable(entity_extractor):
             raise ConfigError("entity_extractor must be None or a callable prompt -> text (any LLM)")
+        self.entity_extractor = entity_extractor
         if index_cache is not None and not isinstance(index_cache, (str, os.PathLike)):
             raise ConfigError("index_cache must be None or a folder path")
-        props = _as_names("edge_properties", edge_properties) if edge_properties else ()
+        self.index_cache = os.fspath(index_cache) if index_cache is not None else None
+        self.edge_properties: tuple[str, ...] = _as_names("edge_properties", edge_properties or None) or ()
         self.graph: GraphSpec = _as_graph(graph)
-        self.embedder = embedder
         self.node_types = _as_names("node_types", node_types)
         self.relation_types = _as_names("relation_types", relation_types)
-        self.edge_properties: tuple[str, ...] = props or ()
-        self.percentile = percentile
-        self.min_similarity = min_similarity
-        self.context_volume = context_volume
-        self.output: Output = output
-        self.entity_extractor = entity_extractor
-        self.link_threshold = link_threshold
-        self.fallback_k = fallback_k
-        self.index_cache = os.fspath(index_cache) if index_cache is not None else None
-        self.on_error = on_error
         self._embedder_obj: Embedder | None = None
         self._graph_obj: Any = None
 

@@ -113,14 +113,16 @@ class AttentionFilter(Compressor):
         on_error: OnError = "raise",
     ) -> None:
         check_model_spec(model)
+        self.model = model
         check_device(device)
-        validate_number("layer", layer, low=0, integer=True)
-        validate_choice("granularity", granularity, ("sentence", "word", "token"))
-        validate_choice("sentence_score", sentence_score, ("max", "mean", "sum"))
-        validate_number("kernel_size", kernel_size, low=1, integer=True, allow_none=False)
+        self.device = device
+        self.layer = validate_number("layer", layer, low=0, integer=True)
+        self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "word", "token"))
+        self.sentence_score: SentenceScore = validate_choice("sentence_score", sentence_score, ("max", "mean", "sum"))
+        self.kernel_size = validate_number("kernel_size", kernel_size, low=1, integer=True, allow_none=False)
         if kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd (GemFilter uses 5), got {kernel_size}")
-        validate_number("baseline_window", baseline_window, low=3, integer=True)
+        self.baseline_window = validate_number("baseline_window", baseline_window, low=3, integer=True)
         if baseline_window is not None and baseline_window % 2 == 0:
             raise ConfigError(
                 f"baseline_window must be odd (or None for GemFilter's raw scores), got {baseline_window}"
@@ -129,23 +131,13 @@ class AttentionFilter(Compressor):
             raise ConfigError("template must be a str holding '{context}' and then '{query}'")
         if template.index(_CONTEXT) > template.index(_QUERY):
             raise ConfigError("template must put '{query}' after '{context}': the question's last token selects")
+        self.template = template
         if not isinstance(chat_template, bool):
             raise ConfigError(f"chat_template must be True or False, got {chat_template!r}")
-        validate_number("window_tokens", window_tokens, low=64, integer=True, allow_none=False)
-        validate_number("rate", rate, low=0.0, high=1.0, low_inclusive=False)
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
-        self.model = model
-        self.device = device
-        self.layer = layer
-        self.granularity: Granularity = granularity
-        self.sentence_score: SentenceScore = sentence_score
-        self.kernel_size = kernel_size
-        self.baseline_window = baseline_window
-        self.template = template
         self.chat_template = chat_template
-        self.window_tokens = window_tokens
-        self.rate = rate
-        self.on_error = on_error
+        self.window_tokens = validate_number("window_tokens", window_tokens, low=64, integer=True, allow_none=False)
+        self.rate = validate_number("rate", rate, low=0.0, high=1.0, low_inclusive=False)
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
 
     # ---------------------------------------------------------------- model
     def _lm(self) -> LoadedLM:

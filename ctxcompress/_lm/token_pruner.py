@@ -109,14 +109,20 @@ class TokenPruner(Compressor):
         on_error: OnError = "raise",
     ) -> None:
         check_model_spec(model)
+        self.model = model
         check_device(device)
+        self.device = device
         if not isinstance(condition_suffix, str):
             raise ConfigError(f"condition_suffix must be a str, got {type(condition_suffix).__name__}")
-        validate_number("context_budget", context_budget, low=1.0)
-        validate_number("dynamic_ratio", dynamic_ratio, low=0.0, high=2.0, allow_none=False)
+        self.condition_suffix = condition_suffix
+        context_budget = validate_number("context_budget", context_budget, low=1.0)
+        self.context_budget = None if context_budget is None else float(context_budget)
+        self.dynamic_ratio = float(validate_number("dynamic_ratio", dynamic_ratio, low=0.0, high=2.0, allow_none=False))
         for name, flag in (("protect_numbers", protect_numbers), ("protect_entities", protect_entities)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{name} must be True or False, got {flag!r}")
+        self.protect_numbers = protect_numbers
+        self.protect_entities = protect_entities
         if isinstance(protect, str) or not all(isinstance(p, str) for p in protect):
             raise ConfigError("protect must be a list of regular expressions (strings)")
         for pattern in protect:
@@ -124,22 +130,11 @@ class TokenPruner(Compressor):
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"protect: invalid regular expression {pattern!r}: {exc}") from exc
-        validate_number("window_tokens", window_tokens, low=64, integer=True, allow_none=False)
-        validate_number("batch_size", batch_size, low=1, integer=True, allow_none=False)
-        validate_number("rate", rate, low=0.0, high=1.0, low_inclusive=False)
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
-        self.model = model
-        self.device = device
-        self.condition_suffix = condition_suffix
-        self.context_budget = None if context_budget is None else float(context_budget)
-        self.dynamic_ratio = float(dynamic_ratio)
-        self.protect_numbers = protect_numbers
-        self.protect_entities = protect_entities
         self.protect = list(protect)
-        self.window_tokens = window_tokens
-        self.batch_size = batch_size
-        self.rate = rate
-        self.on_error = on_error
+        self.window_tokens = validate_number("window_tokens", window_tokens, low=64, integer=True, allow_none=False)
+        self.batch_size = validate_number("batch_size", batch_size, low=1, integer=True, allow_none=False)
+        self.rate = validate_number("rate", rate, low=0.0, high=1.0, low_inclusive=False)
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self._patterns = [re.compile(p) for p in self.protect]
 
     def __getstate__(self) -> dict[str, Any]:

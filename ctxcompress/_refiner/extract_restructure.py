@@ -106,43 +106,35 @@ class ExtractRestructure(Compressor):
         title_key: str = "title",
         on_error: OnError = "raise",
     ) -> None:
-        validate_choice("engine", engine, ("embedding", "llm"))
+        self.engine: Engine = validate_choice("engine", engine, ("embedding", "llm"))
         if engine == "llm" and llm is None:
             raise ConfigError(
                 "engine='llm' needs llm=: a callable prompt -> text, a LangChain chat model, 'smollm2' "
                 "or a local Hugging Face model folder"
             )
         check_llm_spec(llm)
+        self.llm = llm
         if prompt is not None and (
             not isinstance(prompt, str) or "{question}" not in prompt or "{documents}" not in prompt
         ):
             raise ConfigError("prompt must be a str holding both '{question}' and '{documents}'")
+        self.prompt = prompt
         if isinstance(scorer, str):
             validate_choice("scorer", scorer, ("hybrid", "embedding", "bm25"))
         elif not callable(getattr(scorer, "score", None)):
             raise ConfigError("scorer must be 'hybrid', 'embedding', 'bm25' or an object with score(query, texts)")
-        validate_number("min_relevance", min_relevance, low=0.0, high=1.0, allow_none=False)
-        validate_number("max_sentences", max_sentences, low=1, integer=True)
-        validate_number("threshold", threshold)
-        validate_choice("complete_context", complete_context, (True, False))
-        validate_choice("follow_bridges", follow_bridges, (True, False))
-        validate_number("link_threshold", link_threshold, low=-1.0, high=1.0)
-        if not isinstance(title_key, str):
-            raise ConfigError("title_key must be a str ('' to ignore titles)")
-        validate_choice("on_error", on_error, ("raise", "passthrough"))
-        self.engine: Engine = engine
-        self.llm = llm
-        self.prompt = prompt
         self.scorer = scorer
         self.embedder = embedder
-        self.min_relevance = min_relevance
-        self.max_sentences = max_sentences
-        self.threshold = threshold
-        self.complete_context = complete_context
-        self.follow_bridges = follow_bridges
-        self.link_threshold = link_threshold
+        self.min_relevance = validate_number("min_relevance", min_relevance, low=0.0, high=1.0, allow_none=False)
+        self.max_sentences = validate_number("max_sentences", max_sentences, low=1, integer=True)
+        self.threshold = validate_number("threshold", threshold)
+        self.complete_context = validate_choice("complete_context", complete_context, (True, False))
+        self.follow_bridges = validate_choice("follow_bridges", follow_bridges, (True, False))
+        self.link_threshold = validate_number("link_threshold", link_threshold, low=-1.0, high=1.0)
+        if not isinstance(title_key, str):
+            raise ConfigError("title_key must be a str ('' to ignore titles)")
         self.title_key = title_key
-        self.on_error = on_error
+        self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self._filter = RelevanceFilter(scorer=scorer, embedder=embedder, title_key=title_key)
         self._llm_fn: Callable[[str], Any] | None = None
 
