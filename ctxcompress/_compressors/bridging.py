@@ -33,7 +33,6 @@ _CAP = re.compile(rf"[A-Z][\w'’.-]*(?:\s+(?:{_CONNECT}\s+)*[A-Z0-9][\w'’.-]*
 _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,80})[\"”]")
 _EDGE = " .,;:'’-"
-_YEAR_STRENGTH = 0.3
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 _MULTIWORD = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|von|van|and|&|[A-Z][\w'’.-]*))*\s+[A-Z][\w'’-]*")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
@@ -70,8 +69,8 @@ def multiword_names(text: str) -> set[str]:
     return found
 
 
-def entities(text: str) -> dict[str, float]:
-    """Bridge candidates in ``text`` with a strength: names and quoted titles 1, years less.
+def entities(text: str, *, year_strength: float = 0.3) -> dict[str, float]:
+    """Bridge candidates in ``text`` with a strength: names and quoted titles 1, years ``year_strength``.
 
     A name is a run of capitalised words (joined by ``of``, ``the``, ``de``, ... inside), without
     leading function words (``The``, ``In``, ``He``, ...), at least four characters long.
@@ -87,7 +86,7 @@ def entities(text: str) -> dict[str, float]:
     for m in _QUOTE.finditer(text):
         out[m.group(1).strip()] = 1.0
     for m in _YEAR.finditer(text):
-        out.setdefault(m.group(0), _YEAR_STRENGTH)
+        out.setdefault(m.group(0), year_strength)
     return out
 
 
@@ -103,12 +102,15 @@ def entity_bridge(
     n_evidence: int = 3,
     weight: float = 0.5,
     decay: float = 0.7,
+    year_strength: float = 0.3,
 ) -> NDArray[np.float64]:
     """The bridge bonus of each unit (add it to ``scores``, the units' relevance without it).
 
     ``unit_chunk[i]`` is the chunk of unit ``i`` and ``unit_index[i]`` its position in that chunk (0 =
     the chunk's first sentence). Each round takes the ``n_evidence`` best units (by ``scores`` plus the
     bonus so far) of chunks not used as evidence yet; a chunk keeps the largest bonus it earns.
+    ``RelevanceFilter`` passes its :class:`HybridWeights` ``entity_*`` fields (the defaults here are
+    theirs).
     """
     n_chunks = len(chunk_texts)
     low = [t.lower() for t in chunk_texts]
@@ -127,7 +129,7 @@ def entity_bridge(
         used |= {int(unit_chunk[i]) for i in evidence}
         names: dict[str, float] = {}
         for i in evidence:
-            for name, strength in entities(unit_texts[i]).items():
+            for name, strength in entities(unit_texts[i], year_strength=year_strength).items():
                 if name.lower() not in qlow:
                     names[name] = max(names.get(name, 0.0), strength)
         found = np.zeros(n_chunks)

@@ -37,6 +37,11 @@ class HybridWeights:
     chunk whose title is named by the ``n_evidence`` best units (outside their own chunks), else
     ``title_in_query`` when the query names the title.
 
+    With ``RelevanceFilter(entity_hops=...)`` the names in the ``entity_evidence`` best units (quoted
+    titles and capitalised names with strength 1, years ``entity_year``) also raise the chunks that
+    hold them, by ``entity_bridge`` times that strength, each further hop ``entity_decay`` times the
+    previous one (``ctxcompress._compressors.bridging``).
+
     The defaults were chosen by a small grid search (``eval/tuning/sweep_relevance.py``) on the
     HotpotQA *training* sample ``hotpotqa_train100_hipporag``; the protocol and the one tie broken on
     HotpotQA dev are in ``eval/RESULTS.md``. A configuration may give them as a mapping
@@ -49,12 +54,16 @@ class HybridWeights:
     doc: float = 0.3
     bridge: float = 0.5
     lead: float = 0.15
+    entity_bridge: float = 0.5
+    entity_decay: float = 0.7
+    entity_evidence: int = 3
+    entity_year: float = 0.3
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "n_evidence":
-                validate_number("weights.n_evidence", value, low=1, integer=True, allow_none=False)
+            if f.name in ("n_evidence", "entity_evidence"):
+                validate_number(f"weights.{f.name}", value, low=1, integer=True, allow_none=False)
             else:
                 validate_number(f"weights.{f.name}", value, low=0, allow_none=False)
                 if not math.isfinite(value):
@@ -231,7 +240,19 @@ class RelevanceFilter(Compressor):
             texts = [u.text for u in units]
             index = [u.index for u in units]
             chunk_texts = [c.text for c in chunks]
-            total = total + entity_bridge(query, chunk_texts, texts, unit_chunk, index, total, hops=self.entity_hops)
+            total = total + entity_bridge(
+                query,
+                chunk_texts,
+                texts,
+                unit_chunk,
+                index,
+                total,
+                hops=self.entity_hops,
+                n_evidence=w.entity_evidence,
+                weight=w.entity_bridge,
+                decay=w.entity_decay,
+                year_strength=w.entity_year,
+            )
         return total
 
     # ---------------------------------------------------------------- selection

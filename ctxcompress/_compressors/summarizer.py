@@ -46,8 +46,6 @@ SHORTEN_PROMPT = (
     "Shorten the text below to at most {words} words, keeping its key facts. Reply with the shorter "
     "text only.\n\nText:\n{text}"
 )
-QUERY_DAMPING = 0.5
-"""Damping of the query-biased TextRank: half centrality, half relevance to the query."""
 ABSTRACTIVE_KEY = "ctxcompress.abstractive"
 SUMMARISED_KEY = "ctxcompress.summarised"
 FAITHFULNESS_KEY = "ctxcompress.faithfulness"
@@ -95,7 +93,7 @@ class Summarizer(Compressor):
     when one is given and otherwise falls back to ``"extractive"``: a TextRank selection of the
     most central sentences, copied verbatim, which needs only the embedder. With a query and
     ``query_aware`` the random jumps go to sentences in proportion to their cosine to the query,
-    with damping 0.5 (biased TextRank: half centrality, half relevance). With ``scope="chunk"``
+    with damping ``query_damping`` (biased TextRank; 0.5: half centrality, half relevance). With ``scope="chunk"``
     every chunk's best sentence comes first, then every chunk's second best, and so on, until the
     target is full; with ``scope="context"`` the ranking is global.
 
@@ -129,6 +127,7 @@ class Summarizer(Compressor):
         target_fraction: float | None = 0.5,
         target_tokens: int | None = None,
         query_aware: bool = True,
+        query_damping: float = 0.5,
         max_retries: int = 2,
         min_chunk_tokens: int = 24,
         prompt: str | None = None,
@@ -150,6 +149,7 @@ class Summarizer(Compressor):
         if target_fraction is None and target_tokens is None:
             raise ConfigError("set target_fraction (e.g. 0.5) and/or target_tokens")
         self.query_aware = bool(query_aware)
+        self.query_damping = validate_number("query_damping", query_damping, low=0, high=1, allow_none=False)
         self.max_retries = validate_number("max_retries", max_retries, low=0, integer=True, allow_none=False)
         self.min_chunk_tokens = validate_number(
             "min_chunk_tokens", min_chunk_tokens, low=0, integer=True, allow_none=False
@@ -350,7 +350,7 @@ class Summarizer(Compressor):
             if personal is None:
                 scores[idx] = _textrank(vecs[idx], None)
             else:  # query-aware: jumps biased to the query, and as likely as following the graph
-                scores[idx] = _textrank(vecs[idx], personal[idx], damping=QUERY_DAMPING)
+                scores[idx] = _textrank(vecs[idx], personal[idx], damping=self.query_damping)
             if self.scope == "chunk":
                 order = sorted(idx.tolist(), key=lambda k: (-scores[k], k))
                 rank[order] = np.arange(len(order))

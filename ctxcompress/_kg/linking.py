@@ -47,14 +47,6 @@ __all__ = ["STOPWORDS", "Link", "NodeIndex", "clear_indexes", "get_index"]
 FAISS_MIN_NAMES = 20_000
 """Above this many indexed names, search with FAISS (when installed)."""
 
-MAX_NGRAM = 6
-"""Longest candidate n-gram (in words) embedded for fuzzy linking."""
-
-MIN_FUZZY_WORDS = 2
-"""Shortest candidate n-gram for fuzzy linking: single words only link exactly (on the KG-RAG dev
-questions every fuzzy single-word link was wrong: "syndrome" -> "CHILD syndrome", "bronchiolitis" ->
-"Bronchitis")."""
-
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -311,8 +303,11 @@ class NodeIndex:
         fallback_k: int,
         cache_dir: str | None = None,
         embed: bool = True,
+        min_fuzzy_words: int = 2,
+        max_fuzzy_words: int = 6,
     ) -> list[Link]:
-        """Link ``question`` to nodes: exact n-grams, then embedded n-grams, then the whole question.
+        """Link ``question`` to nodes: exact n-grams, then embedded n-grams (``min_fuzzy_words`` to
+        ``max_fuzzy_words`` words, see :class:`~ctxcompress.KGSchemaPruner`), then the whole question.
 
         Each node is linked once, at its first mention (a question may name an entity twice, e.g. an
         answer option listed twice). ``embed=False``: exact matches only (no model call).
@@ -330,7 +325,7 @@ class NodeIndex:
             links.append(Link(n, name, kind, question[s:e], 1.0, "exact", s, e))
         # fuzzy: embed the n-grams that do not overlap an exact match
         cands: list[tuple[int, int]] = []
-        for length in range(MIN_FUZZY_WORDS, min(MAX_NGRAM, len(toks)) + 1):
+        for length in range(min_fuzzy_words, min(max_fuzzy_words, len(toks)) + 1):
             for i in range(len(toks) - length + 1):
                 j = i + length
                 if any(taken[i:j]):

@@ -148,9 +148,11 @@ class KGSchemaPruner(Compressor):
 
     Linking: ``node_types`` restricts which nodes can be linked (``None``: every node with an edge;
     KG-RAG links ``["Disease"]``); exact / alias matches, then embedded n-grams with cosine
-    ``>= link_threshold``, else the question's ``fallback_k`` nearest nodes. ``entity_extractor`` (any
-    ``LLM`` callable) replaces the first two steps with KG-RAG's JSON entity extraction (a reply
-    without JSON falls back to n-gram linking, with a warning). The node-name embeddings are built
+    ``>= link_threshold`` (n-grams of ``min_fuzzy_words`` to ``max_fuzzy_words`` words: single words
+    link only exactly by default, as every fuzzy single-word link on the KG-RAG dev questions was
+    wrong, e.g. "syndrome" -> "CHILD syndrome"), else the question's ``fallback_k`` nearest nodes.
+    ``entity_extractor`` (any ``LLM`` callable) replaces the first two steps with KG-RAG's JSON entity
+    extraction (a reply without JSON falls back to n-gram linking, with a warning). The node-name embeddings are built
     once per graph object and reused by every call (saved under ``index_cache`` when given).
 
     Context: the one-hop edges of ``relation_types`` (``None``: all; a predicate such as
@@ -179,6 +181,8 @@ class KGSchemaPruner(Compressor):
         entity_extractor: Callable[[str], str] | None = None,
         link_threshold: float = 0.9,
         fallback_k: int = 5,
+        min_fuzzy_words: int = 2,
+        max_fuzzy_words: int = 6,
         index_cache: str | None = None,
         on_error: OnError = "raise",
     ) -> None:
@@ -193,6 +197,12 @@ class KGSchemaPruner(Compressor):
         self.context_volume = validate_number("context_volume", context_volume, low=1, integer=True)
         self.link_threshold = validate_number("link_threshold", link_threshold, low=-1.0, high=1.0, allow_none=False)
         self.fallback_k = validate_number("fallback_k", fallback_k, low=1, integer=True, allow_none=False)
+        self.min_fuzzy_words = validate_number(
+            "min_fuzzy_words", min_fuzzy_words, low=1, integer=True, allow_none=False
+        )
+        self.max_fuzzy_words = validate_number(
+            "max_fuzzy_words", max_fuzzy_words, low=1, integer=True, allow_none=False
+        )
         self.output: Output = validate_choice("output", output, ("per_entity", "joined"))
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         if entity_extractor is not None and not callable(entity_extractor):
@@ -279,7 +289,13 @@ class KGSchemaPruner(Compressor):
                 )
         try:
             links = idx.link(
-                query, emb, threshold=self.link_threshold, fallback_k=self.fallback_k, cache_dir=self.index_cache
+                query,
+                emb,
+                threshold=self.link_threshold,
+                fallback_k=self.fallback_k,
+                cache_dir=self.index_cache,
+                min_fuzzy_words=self.min_fuzzy_words,
+                max_fuzzy_words=self.max_fuzzy_words,
             )
         except BackendError as exc:
             if self.on_error != "passthrough":

@@ -81,6 +81,10 @@ class ExtractRestructure(Compressor):
     - ``link_threshold``: embedding similarity at which two quotes share a section (besides shared
       entities and bridges); ``None`` (or a scorer without an embedder) groups by entities and bridges only.
     - ``title_key``: the metadata key holding a chunk's title (chunks without one use their id).
+    - ``min_quote_chars`` / ``min_piece_words`` / ``min_untitled_words`` (LLM engine): the verifier's
+      minimums: a quote needs that many letters or digits; a piece of a quote verified on its own
+      (split at ``...``, a line break or a sentence) that many words, and more for a quote without
+      a title, which is searched in every source (see :func:`~ctxcompress._refiner.verify.verify_quotes`).
     - ``on_error``: ``"passthrough"`` returns the input unchanged (with a warning) when a model fails.
 
     The report's stage details hold what happened: for the LLM engine the counts of quotes kept
@@ -104,6 +108,9 @@ class ExtractRestructure(Compressor):
         follow_bridges: bool = True,
         link_threshold: float | None = 0.6,
         title_key: str = "title",
+        min_quote_chars: int = 3,
+        min_piece_words: int = 3,
+        min_untitled_words: int = 5,
         on_error: OnError = "raise",
     ) -> None:
         self.engine: Engine = validate_choice("engine", engine, ("embedding", "llm"))
@@ -134,6 +141,15 @@ class ExtractRestructure(Compressor):
         if not isinstance(title_key, str):
             raise ConfigError("title_key must be a str ('' to ignore titles)")
         self.title_key = title_key
+        self.min_quote_chars = validate_number(
+            "min_quote_chars", min_quote_chars, low=1, integer=True, allow_none=False
+        )
+        self.min_piece_words = validate_number(
+            "min_piece_words", min_piece_words, low=1, integer=True, allow_none=False
+        )
+        self.min_untitled_words = validate_number(
+            "min_untitled_words", min_untitled_words, low=1, integer=True, allow_none=False
+        )
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self._filter = RelevanceFilter(scorer=scorer, embedder=embedder, title_key=title_key)
         self._llm_fn: Callable[[str], Any] | None = None
@@ -300,7 +316,14 @@ class ExtractRestructure(Compressor):
             # quote, searched in every source; only what is verbatim there survives
             parsed = [RefinerQuote(1, None, "", text.strip())]
             ctx.warnings.append("the LLM output held no Refiner-formatted quote: its text was searched in every source")
-        ver = verify_quotes(parsed, chunks, title_key=self.title_key)
+        ver = verify_quotes(
+            parsed,
+            chunks,
+            title_key=self.title_key,
+            min_quote_chars=self.min_quote_chars,
+            min_piece_words=self.min_piece_words,
+            min_untitled_words=self.min_untitled_words,
+        )
         ctx.details.update(
             {
                 "llm_output_chars": len(text),

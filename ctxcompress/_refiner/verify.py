@@ -16,16 +16,7 @@ from .._core.types import Chunk
 from .parser import RefinerQuote, title_keys
 from .prompt import source_title
 
-__all__ = ["MIN_PIECE_WORDS", "MIN_QUOTE_CHARS", "MIN_UNTITLED_WORDS", "Verification", "VerifiedQuote", "verify_quotes"]
-
-MIN_QUOTE_CHARS = 3
-"""A quote needs at least this many letters or digits to be verified."""
-
-MIN_PIECE_WORDS = 3
-"""A piece of a quote verified on its own (split at ``...``, a line break or a sentence) needs this many words."""
-
-MIN_UNTITLED_WORDS = 5
-"""The same for a quote without a title, which is searched in every source."""
+__all__ = ["Verification", "VerifiedQuote", "verify_quotes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +108,9 @@ class _Source:
             i = self.text.find(piece, i + 1)
         return first
 
-    def fuzzy(self, piece: str) -> tuple[int, int] | None:
+    def fuzzy(self, piece: str, min_chars: int) -> tuple[int, int] | None:
         nq, _ = _norm_index(piece)
-        if len(nq) < MIN_QUOTE_CHARS:
+        if len(nq) < min_chars:
             return None
         ns, pos = self.norm
         i = ns.find(nq)
@@ -145,24 +136,32 @@ class _Source:
         return s, e
 
 
-def _locate(piece: str, candidates: Sequence[int], srcs: Sequence[_Source]) -> tuple[int, tuple[int, int], bool] | None:
+def _locate(
+    piece: str, candidates: Sequence[int], srcs: Sequence[_Source], min_chars: int
+) -> tuple[int, tuple[int, int], bool] | None:
     """Where ``piece`` is in one of the candidate sources: (source, span, exact?)."""
     p = piece.strip()
-    if _alnum_count(p) < MIN_QUOTE_CHARS:
+    if _alnum_count(p) < min_chars:
         return None
     for ci in candidates:
         span = srcs[ci].exact(p)
         if span is not None:
             return ci, span, True
     for ci in candidates:
-        span = srcs[ci].fuzzy(p)
+        span = srcs[ci].fuzzy(p, min_chars)
         if span is not None:
             return ci, span, False
     return None
 
 
 def verify_quotes(
-    quotes: Sequence[RefinerQuote], sources: Sequence[Chunk], *, title_key: str = "title"
+    quotes: Sequence[RefinerQuote],
+    sources: Sequence[Chunk],
+    *,
+    title_key: str = "title",
+    min_quote_chars: int = 3,
+    min_piece_words: int = 3,
+    min_untitled_words: int = 5,
 ) -> Verification:
     """Map each quote to exact offsets in the source its title names, then dedupe and renumber.
 
@@ -172,7 +171,9 @@ def verify_quotes(
     closest source text: *repaired*), then piece by piece (split at ``...`` and line breaks, and a
     piece that fails sentence by sentence: what verifies is kept). A quote with an empty title is
     searched in every source. A quote whose title names no source, or with nothing verifiable, is
-    dropped. A kept quote contained in another kept quote of the same source is a duplicate and
+    dropped. A quote (or piece) needs ``min_quote_chars`` letters or digits; a piece verified on its own
+    needs ``min_piece_words`` words (``min_untitled_words`` for a quote without a title, which is
+    searched in every source). A kept quote contained in another kept quote of the same source is a duplicate and
     removed. Sections are renumbered contiguously: ``1.1, 1.2, 2.1, ...`` in the order of the
     original section numbers (a quote without a number joins the section before it).
     """
@@ -209,10 +210,10 @@ def verify_quotes(
         if not candidates:
             drop(q, "unknown title")
             continue
-        if _alnum_count(q.text) < MIN_QUOTE_CHARS:
+        if _alnum_count(q.text) < min_quote_chars:
             drop(q, "too short")
             continue
-        hit = _locate(q.text, candidates, srcs)
+        hit = _locate(q.text, candidates, srcs, min_quote_chars)
         if hit is not None:
             ci, span, exact = hit
             kept.append((q, ci, [span], exact, order))
@@ -220,13 +221,13 @@ def verify_quotes(
             repaired += not exact
             continue
         # pieces of a split quote need a few words: a lone name or fragment found somewhere is noise
-        min_words = MIN_PIECE_WORDS if q.title.strip() else MIN_UNTITLED_WORDS
+        min_words = min_piece_words if q.title.strip() else min_untitled_words
         pieces = [p for p in _SPLIT.split(q.text) if len(p.split()) >= min_words]
         found: dict[int, list[tuple[int, int]]] = {}
         all_exact = True
         failed = False
         for p in pieces:
-            h = _locate(p, candidates, srcs)
+            h = _locate(p, candidates, srcs, min_quote_chars)
             if h is not None:
                 found.setdefault(h[0], []).append(h[1])
                 all_exact = all_exact and h[2]
@@ -237,7 +238,7 @@ def verify_quotes(
             for seg in sentences if len(sentences) > 1 else ():
                 if len(seg.text.split()) < min_words:
                     continue
-                hs = _locate(seg.text, candidates, srcs)
+                hs = _locate(seg.text, candidates, srcs, min_quote_chars)
                 if hs is not None:
                     found.setdefault(hs[0], []).append(hs[1])
         if not found:
