@@ -50,9 +50,8 @@ class CachedEmbedder(PicklableLazy):
     def __init__(self, base: Embedder, *, max_entries: int = 100_000) -> None:
         if not callable(getattr(base, "encode", None)):
             raise ConfigError(f"base must be an Embedder (an object with encode(texts)), got {base!r}")
-        _check_positive("max_entries", max_entries)
         self.base = base
-        self.max_entries = max_entries
+        self.max_entries = _check_positive("max_entries", max_entries)
         self._lock = threading.Lock()
         self._docs: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._queries: OrderedDict[str, NDArray[np.float32]] = OrderedDict()

@@ -33,6 +33,7 @@ def _wrap_backend_error(name: str, what: str, exc: Exception) -> CtxCompressErro
     return BackendError(f"{name}: {what} failed: {type(exc).__name__}: {exc}")
 
 
-def _check_positive(name: str, value: int) -> None:
+def _check_positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive int, got {value!r}")
+    return value

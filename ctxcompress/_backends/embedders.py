@@ -27,7 +27,7 @@ from .._core.protocols import Embedder
 from . import assets
 from .cache import CachedEmbedder
 from .checks import _check_positive, _empty, _wrap_backend_error, check_texts
-from .onnx import OnnxModel, _locate_onnx
+from .onnx import OnnxBackend, OnnxModel
 
 __all__ = [
     "BGE_QUERY_PREFIX",
@@ -128,12 +128,11 @@ class SentenceTransformerEmbedder(PicklableLazy):
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigError(f"model must be a non-empty model name or folder, got {model!r}")
+        self.model = model
         if not isinstance(device, str) or not device:
             raise ConfigError(f"device must be a torch device string such as 'cpu' or 'cuda', got {device!r}")
-        _check_positive("batch_size", batch_size)
-        self.model = model
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = _check_positive("batch_size", batch_size)
         self.normalize = bool(normalize)
         self._lock = threading.Lock()
         self._model: Any = None
@@ -207,7 +206,7 @@ class SentenceTransformerEmbedder(PicklableLazy):
 
 
 # --------------------------------------------------------------------------- ONNX Runtime
-class OnnxEmbedder(PicklableLazy):
+class OnnxEmbedder(OnnxBackend):
     """An :class:`~ctxcompress.Embedder` running a BERT-style ONNX encoder with ONNX Runtime.
 
     ``model`` is a preset or a folder holding ``model.onnx`` (or one ``*.onnx``) and ``tokenizer.json``;
@@ -226,7 +225,12 @@ class OnnxEmbedder(PicklableLazy):
     threads (default: its own choice). Needs ``pip install 'ctxcompress[onnx]'``.
     """
 
-    _transient = ("_onnx",)
+    _kind = "embedder"
+    _outputs = ("last_hidden_state", "token_embeddings", "sentence_embedding")
+
+    @classmethod
+    def _presets(cls) -> dict[str, Callable[[], tuple[Path, Path]]]:
+        return {k: v.files for k, v in _EMBED_PRESETS.items()}
 
     def __init__(
         self,
@@ -241,34 +245,14 @@ class OnnxEmbedder(PicklableLazy):
         max_length: int = 256,
         threads: int | None = None,
     ) -> None:
-        if not isinstance(model, str) or not model.strip():
-            raise ConfigError(f"model must be a non-empty preset name or folder, got {model!r}")
-        if onnx_path is None and model not in _EMBED_PRESETS and not Path(model).expanduser().exists():
-            raise ConfigError(
-                f"unknown ONNX embedder {model!r}: use one of {sorted(_EMBED_PRESETS)}, a folder with "
-                "model.onnx and tokenizer.json, or onnx_path=/tokenizer_path="
-            )
+        self._set_model(model, onnx_path, tokenizer_path, f"one of {sorted(_EMBED_PRESETS)}")
         if pooling is not None and pooling not in ("mean", "cls"):
             raise ConfigError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+        self.pooling = pooling
         if query_prefix is not None and not isinstance(query_prefix, str):
             raise ConfigError(f"query_prefix must be a str, got {query_prefix!r}")
-        _check_positive("batch_size", batch_size)
-        if max_batch_tokens is not None:
-            _check_positive("max_batch_tokens", max_batch_tokens)
-        _check_positive("max_length", max_length)
-        if threads is not None:
-            _check_positive("threads", threads)
-        self.model = model
-        self.onnx_path = onnx_path
-        self.tokenizer_path = tokenizer_path
-        self.pooling = pooling
         self.query_prefix = query_prefix
-        self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
-        self.max_length = max_length
-        self.threads = threads
-        self._lock = threading.Lock()
-        self._onnx: OnnxModel | None = None
+        self._set_batching(batch_size, max_batch_tokens, max_length, threads)
         # The model name picks the pooling and query prefix; paths only say where its files are.
         preset = _EMBED_PRESETS.get(model)
         self._pooling: Pooling = pooling or (preset.pooling if preset else "mean")
@@ -292,31 +276,9 @@ class OnnxEmbedder(PicklableLazy):
         """The vector size, known for presets and after loading (else None)."""
         return self._dimension
 
-    def warm_up(self) -> None:
-        """Load the ONNX session and tokenizer now instead of on the first ``encode``."""
-        self._load()
-
-    def _load(self) -> OnnxModel:
-        if self._onnx is not None:
-            return self._onnx
-        with self._lock:
-            if self._onnx is None:
-                presets = {k: v.files for k, v in _EMBED_PRESETS.items()}
-                onnx_file, tok_file = _locate_onnx(self.model, self.onnx_path, self.tokenizer_path, presets)
-                try:
-                    onnx = OnnxModel(
-                        onnx_file,
-                        tok_file,
-                        max_length=self.max_length,
-                        threads=self.threads,
-                        outputs=("last_hidden_state", "token_embeddings", "sentence_embedding"),
-                    )
-                except Exception as exc:
-                    raise _wrap_backend_error(self.name, f"loading {onnx_file}", exc) from exc
-                if onnx.output_dim is not None:
-                    self._dimension = onnx.output_dim
-                self._onnx = onnx
-        return self._onnx
+    def _loaded(self, onnx: OnnxModel) -> None:
+        if onnx.output_dim is not None:
+            self._dimension = onnx.output_dim
 
     def _pool(self, out: NDArray[Any], mask: NDArray[np.int64]) -> NDArray[np.float32]:
         hidden = out.astype(np.float32, copy=False)

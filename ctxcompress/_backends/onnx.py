@@ -1,22 +1,24 @@
 """ONNX Runtime models: finding a model's files, and running its session in length-sorted, padded batches.
 
-:class:`OnnxModel` is shared by :class:`~ctxcompress.OnnxEmbedder` and
-:class:`~ctxcompress.OnnxCrossEncoder`.
+:class:`OnnxModel` and the :class:`OnnxBackend` base (model check, batch settings, a session loaded
+once, thread-safe) are shared by :class:`~ctxcompress.OnnxEmbedder` and :class:`~ctxcompress.OnnxCrossEncoder`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.deps import require
+from .._core.deps import PicklableLazy, require
 from .._core.errors import BackendError, ConfigError
+from .checks import _check_positive, _wrap_backend_error
 
-__all__ = ["OnnxModel"]
+__all__ = ["OnnxBackend", "OnnxModel"]
 
 
 def _find_onnx_in(folder: Path) -> Path:
@@ -35,7 +37,7 @@ def _locate_onnx(
     model: str,
     onnx_path: str | Path | None,
     tokenizer_path: str | Path | None,
-    presets: dict[str, Callable[[], tuple[Path, Path]]],
+    presets: Mapping[str, Callable[[], tuple[Path, Path]]],
 ) -> tuple[Path, Path]:
     """The (model.onnx, tokenizer.json) pair for a preset name, a folder, or explicit paths."""
     if onnx_path is not None:
@@ -185,3 +187,81 @@ def _token_batches(
         batch.append(i)
     if batch:
         yield batch
+
+
+class OnnxBackend(PicklableLazy):
+    """Base of the ONNX backends: the model's files, the batch settings, and a session loaded once.
+
+    A subclass sets ``_kind`` (for messages), ``_outputs`` (the graph outputs to read, first found
+    wins) and ``_presets()`` (preset name -> a function finding its files); its ``__init__`` calls
+    :meth:`_set_model` and :meth:`_set_batching`. The session is built on first use under
+    ``self._lock`` and left out of pickles.
+    """
+
+    _transient = ("_onnx",)
+    _kind = "model"
+    _outputs: tuple[str, ...] = ()
+    model: str
+    onnx_path: str | Path | None
+    tokenizer_path: str | Path | None
+    max_length: int
+    threads: int | None
+    batch_size: int
+    max_batch_tokens: int | None
+
+    @classmethod
+    def _presets(cls) -> Mapping[str, Callable[[], tuple[Path, Path]]]:
+        return {}
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def _set_model(
+        self, model: str, onnx_path: str | Path | None, tokenizer_path: str | Path | None, hint: str
+    ) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigError(f"model must be a non-empty preset name or folder, got {model!r}")
+        if onnx_path is None and model not in self._presets() and not Path(model).expanduser().exists():
+            raise ConfigError(
+                f"unknown ONNX {self._kind} {model!r}: use {hint}, a folder with "
+                "model.onnx and tokenizer.json, or onnx_path=/tokenizer_path="
+            )
+        self.model = model
+        self.onnx_path = onnx_path
+        self.tokenizer_path = tokenizer_path
+
+    def _set_batching(
+        self, batch_size: int, max_batch_tokens: int | None, max_length: int, threads: int | None
+    ) -> None:
+        self.batch_size = _check_positive("batch_size", batch_size)
+        self.max_batch_tokens = (
+            None if max_batch_tokens is None else _check_positive("max_batch_tokens", max_batch_tokens)
+        )
+        self.max_length = _check_positive("max_length", max_length)
+        self.threads = None if threads is None else _check_positive("threads", threads)
+        self._lock = threading.Lock()
+        self._onnx: OnnxModel | None = None
+
+    def warm_up(self) -> None:
+        """Load the ONNX session and tokenizer now instead of on first use."""
+        self._load()
+
+    def _loaded(self, onnx: OnnxModel) -> None:
+        """Called once with the new session, before it is kept."""
+
+    def _load(self) -> OnnxModel:
+        if self._onnx is not None:
+            return self._onnx
+        with self._lock:
+            if self._onnx is None:
+                onnx_file, tok_file = _locate_onnx(self.model, self.onnx_path, self.tokenizer_path, self._presets())
+                try:
+                    onnx = OnnxModel(
+                        onnx_file, tok_file, max_length=self.max_length, threads=self.threads, outputs=self._outputs
+                    )
+                except Exception as exc:
+                    raise _wrap_backend_error(self.name, f"loading {onnx_file}", exc) from exc
+                self._loaded(onnx)
+                self._onnx = onnx
+        return self._onnx

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.deps import PicklableLazy
 from .._core.errors import ConfigError, InputError, MissingDependencyError
 from .._core.protocols import Embedder
 from . import assets
-from .checks import _check_positive, _wrap_backend_error, check_texts
+from .checks import _wrap_backend_error, check_texts
 from .embedders import get_embedder
-from .onnx import OnnxModel, _locate_onnx
+from .onnx import OnnxBackend
 
 __all__ = ["BM25Scorer", "EmbeddingScorer", "OnnxCrossEncoder"]
 
@@ -52,7 +50,7 @@ def _check_query(query: str) -> str:
     return query
 
 
-class OnnxCrossEncoder(PicklableLazy):
+class OnnxCrossEncoder(OnnxBackend):
     """A cross-encoder reranker run with ONNX Runtime: one relevance logit per (query, text) pair.
 
     ``model`` is ``"ms-marco-MiniLM-L-12-v2"`` (the int8 ONNX and tokenizer shipped in the
@@ -67,7 +65,12 @@ class OnnxCrossEncoder(PicklableLazy):
     set of texts always gets the same scores whatever their order.
     """
 
-    _transient = ("_onnx",)
+    _kind = "cross-encoder"
+    _outputs = ("logits",)
+
+    @classmethod
+    def _presets(cls) -> dict[str, Callable[[], tuple[Path, Path]]]:
+        return dict.fromkeys(_MS_MARCO_L12_ALIASES, _ms_marco_l12_files)
 
     def __init__(
         self,
@@ -80,28 +83,8 @@ class OnnxCrossEncoder(PicklableLazy):
         max_length: int = 512,
         threads: int | None = None,
     ) -> None:
-        if not isinstance(model, str) or not model.strip():
-            raise ConfigError(f"model must be a non-empty preset name or folder, got {model!r}")
-        if onnx_path is None and model not in _MS_MARCO_L12_ALIASES and not Path(model).expanduser().exists():
-            raise ConfigError(
-                f"unknown ONNX cross-encoder {model!r}: use 'ms-marco-MiniLM-L-12-v2', a folder with "
-                "model.onnx and tokenizer.json, or onnx_path=/tokenizer_path="
-            )
-        _check_positive("batch_size", batch_size)
-        if max_batch_tokens is not None:
-            _check_positive("max_batch_tokens", max_batch_tokens)
-        _check_positive("max_length", max_length)
-        if threads is not None:
-            _check_positive("threads", threads)
-        self.model = model
-        self.onnx_path = onnx_path
-        self.tokenizer_path = tokenizer_path
-        self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
-        self.max_length = max_length
-        self.threads = threads
-        self._lock = threading.Lock()
-        self._onnx: OnnxModel | None = None
+        self._set_model(model, onnx_path, tokenizer_path, "'ms-marco-MiniLM-L-12-v2'")
+        self._set_batching(batch_size, max_batch_tokens, max_length, threads)
 
     def __repr__(self) -> str:
         return (
@@ -114,25 +97,6 @@ class OnnxCrossEncoder(PicklableLazy):
     @property
     def name(self) -> str:
         return f"onnx-cross-encoder:{self.onnx_path if self.onnx_path is not None else self.model}"
-
-    def warm_up(self) -> None:
-        """Load the ONNX session and tokenizer now instead of on the first ``score``."""
-        self._load()
-
-    def _load(self) -> OnnxModel:
-        if self._onnx is not None:
-            return self._onnx
-        with self._lock:
-            if self._onnx is None:
-                presets = dict.fromkeys(_MS_MARCO_L12_ALIASES, _ms_marco_l12_files)
-                onnx_file, tok_file = _locate_onnx(self.model, self.onnx_path, self.tokenizer_path, presets)
-                try:
-                    self._onnx = OnnxModel(
-                        onnx_file, tok_file, max_length=self.max_length, threads=self.threads, outputs=("logits",)
-                    )
-                except Exception as exc:
-                    raise _wrap_backend_error(self.name, f"loading {onnx_file}", exc) from exc
-        return self._onnx
 
     def score(self, query: str, texts: Sequence[str]) -> NDArray[np.float64]:
         """The relevance logit of each text for ``query`` (float64, one per text)."""

@@ -15,7 +15,7 @@ from .._core.context import CallContext
 from .._core.errors import ConfigError
 from .._core.protocols import Embedder, Scorer
 from .._core.result import join_text
-from .._core.select import Unit, build_chunks, drop_weakest, fill_under_cap, make_units
+from .._core.select import Unit, build_chunks, drop_weakest, fill_under_cap, make_units, record_chunk_scores
 from .._core.text import fit_to_budget
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
@@ -287,15 +287,7 @@ class RelevanceFilter(Compressor):
                         f"the best unit alone is over the budget of {cap} tokens: its head was kept "
                         "(cut at a sentence/word boundary)"
                     )
-        best: dict[int, float] = {}
-        for i, u in enumerate(units):
-            s = float(scores[i])
-            if u.chunk not in best or s > best[u.chunk]:
-                best[u.chunk] = s
-        for ci, s in best.items():
-            cid = chunks[ci].id
-            if cid is not None:
-                ctx.scores[cid] = s
+        record_chunk_scores(ctx.scores, chunks, units, scores)
         ctx.details.update({"units": len(units), "kept_units": len(chosen), "granularity": self.granularity})
         return out
 

@@ -23,7 +23,7 @@ from .._core.errors import BackendError, ConfigError, MissingDependencyError
 from .._core.protocols import Embedder
 from .._core.result import SEPARATOR, join_text
 from .._core.segment import split_sentences, split_words
-from .._core.text import extract, fewest_drops
+from .._core.select import build_chunks, drop_weakest, fill_under_cap, make_units
 from .._core.types import Chunk, Span
 from .._core.validate import validate_choice, validate_number
 from .._lm.llm import as_llm, check_llm_spec
@@ -327,16 +327,16 @@ class Summarizer(Compressor):
 
     # ---------------------------------------------------------------- extractive
     def _extractive(self, chunks: list[Chunk], query: str, total: int, ctx: CallContext) -> list[Chunk]:
-        units = [(ci, s) for ci, c in enumerate(chunks) for s in split_sentences(c.text)]
+        units = make_units(chunks, "sentence")
         if not units:
             return []
         emb = self._get_embedder()
-        vecs = ctx.embed(emb, [s.text for _, s in units])
+        vecs = ctx.embed(emb, [u.text for u in units])
         personal: NDArray[np.float64] | None = None
         if self.query_aware and query.strip():
             qv = ctx.embed(emb, [query], queries=True)[0]
             personal = np.clip((vecs @ qv).astype(np.float64), 0.0, None) + 1e-3
-        unit_chunk = np.array([ci for ci, _ in units])
+        unit_chunk = np.array([u.chunk for u in units])
         scores = np.zeros(len(units))
         rank = np.zeros(len(units), dtype=np.int64)  # position of a sentence in its chunk's ranking
         groups = (
@@ -356,39 +356,16 @@ class Summarizer(Compressor):
                 rank[order] = np.arange(len(order))
         # scope "chunk": every chunk's best sentence first, then every chunk's second best, ...
         priority = sorted(range(len(units)), key=lambda k: (int(rank[k]), -scores[k], k))
-        cost = [ctx.count(s.text) + 1 for _, s in units]
-        chosen: set[int] = set()
-        used = 0
-        for i in priority:
-            if used + cost[i] <= total:
-                chosen.add(i)
-                used += cost[i]
+        cost = [ctx.count(u.text) + 1 for u in units]
+        chosen = set(fill_under_cap(priority, cost.__getitem__, total)[0])
         if not chosen and total > 0:
             chosen.add(priority[0])
-        out = self._build(chunks, units, chosen)
-        dropping = [i for i in reversed(priority) if i in chosen]
-        if len(dropping) > 1 and ctx.count(join_text(out)) > total:  # O(log k) full counts
-
-            def fits(k: int) -> bool:
-                return ctx.count(join_text(self._build(chunks, units, chosen.difference(dropping[:k])))) <= total
-
-            k = fewest_drops(fits, len(dropping) - 1)
-            chosen.difference_update(dropping[:k])
-            out = self._build(chunks, units, chosen)
+        out = build_chunks(chunks, units, sorted(chosen))
+        if len(chosen) > 1 and ctx.count(join_text(out)) > total:  # drop the weakest until it fits
+            strongest_first = [i for i in priority if i in chosen]
+            chosen = set(drop_weakest(chunks, units, strongest_first, total, ctx.count, min_keep=1))
+            out = build_chunks(chunks, units, sorted(chosen))
         ctx.details.update({"sentences": len(units), "kept_sentences": len(chosen)})
-        return out
-
-    @staticmethod
-    def _build(chunks: Sequence[Chunk], units: Sequence[tuple[int, Any]], chosen: set[int]) -> list[Chunk]:
-        ranges: dict[int, list[tuple[int, int]]] = {}
-        for i in sorted(chosen):
-            ci, seg = units[i]
-            ranges.setdefault(ci, []).append((seg.start, seg.end))
-        out: list[Chunk] = []
-        for ci in sorted(ranges):
-            piece = extract(chunks[ci], ranges[ci])
-            if piece is not None:
-                out.append(piece)
         return out
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "fill_under_cap",
     "fit_ranked",
     "make_units",
+    "record_chunk_scores",
     "word_ranges",
 ]
 
@@ -118,6 +119,22 @@ def build_chunks(chunks: Sequence[Chunk], units: Sequence[Unit], chosen: Iterabl
         if piece is not None:
             out.append(piece)
     return out
+
+
+def record_chunk_scores(
+    out: dict[str, float], chunks: Sequence[Chunk], units: Sequence[Unit], scores: Iterable[float]
+) -> None:
+    """Each chunk's score, its best unit's, into ``out`` (the report's per-chunk scores): for the chunks
+    with an id and at least one unit."""
+    best: dict[int, float] = {}
+    for u, score in zip(units, scores, strict=True):
+        s = float(score)
+        if u.chunk not in best or s > best[u.chunk]:
+            best[u.chunk] = s
+    for ci, s in best.items():
+        cid = chunks[ci].id
+        if cid is not None:
+            out[cid] = s
 
 
 def drop_weakest(

@@ -32,7 +32,15 @@ from .._core.context import CallContext
 from .._core.deps import require
 from .._core.errors import ConfigError
 from .._core.result import join_text
-from .._core.select import Unit, build_chunks, drop_weakest, fill_under_cap, fit_ranked, word_ranges
+from .._core.select import (
+    Unit,
+    build_chunks,
+    drop_weakest,
+    fill_under_cap,
+    fit_ranked,
+    record_chunk_scores,
+    word_ranges,
+)
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
 from .causal_lm import (
@@ -44,7 +52,7 @@ from .causal_lm import (
     last_query_scores,
     lm_faults,
     load_causal_lm,
-    rate_cap,
+    pruning_cap,
 )
 
 __all__ = ["AttentionFilter", "default_layer"]
@@ -261,9 +269,8 @@ class AttentionFilter(Compressor):
 
     # ---------------------------------------------------------------- selection
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
-        tokens_in = ctx.count(join_text(chunks))
-        cap = rate_cap(cap, self.rate, tokens_in)
-        if cap is None or tokens_in <= cap:
+        cap = pruning_cap(chunks, cap, self.rate, ctx.count)
+        if cap is None:
             return list(chunks)
         t0 = time.perf_counter()
         with lm_faults("AttentionFilter"):
@@ -275,14 +282,7 @@ class AttentionFilter(Compressor):
             out, kept = self._fill_sentences(chunks, units, order, cap, ctx)
         else:
             out, kept = fit_ranked(chunks, units, order, cap, ctx.count)
-        best: dict[int, float] = {}
-        for u in units:
-            if u.chunk not in best or u.score > best[u.chunk]:
-                best[u.chunk] = u.score
-        for ci, s in best.items():
-            cid = chunks[ci].id
-            if cid is not None:
-                ctx.scores[cid] = s
+        record_chunk_scores(ctx.scores, chunks, units, [u.score for u in units])
         ctx.details.update(
             {
                 "layer": self.selection_layer(),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,8 @@ from typing import Any
 
 from .._core.deps import require
 from .._core.errors import BackendError, ConfigError, CtxCompressError
+from .._core.result import join_text
+from .._core.types import Chunk
 
 __all__ = [
     "LoadedLM",
@@ -35,7 +37,7 @@ __all__ = [
     "last_query_scores",
     "lm_faults",
     "load_causal_lm",
-    "rate_cap",
+    "pruning_cap",
     "resolve_device",
     "token_nll",
 ]
@@ -44,11 +46,15 @@ _EXTRA = "hf-llm"
 _PURPOSE = "the small local language model of AttentionFilter / TokenPruner"
 
 
-def rate_cap(cap: int | None, rate: float | None, tokens_in: int) -> int | None:
-    """The call's token cap, or the compressor's own ``rate`` of ``tokens_in`` when the call set none."""
+def pruning_cap(
+    chunks: Sequence[Chunk], cap: int | None, rate: float | None, count: Callable[[str], int]
+) -> int | None:
+    """The cap a language-model compressor must meet: the call's, or its own ``rate`` of the input's
+    tokens when the call set none; ``None`` when there is none or the input already fits (keep it whole)."""
+    tokens_in = count(join_text(chunks))
     if cap is None and rate is not None:
-        return math.floor(rate * tokens_in + 1e-9)
-    return cap
+        cap = math.floor(rate * tokens_in + 1e-9)
+    return None if cap is None or tokens_in <= cap else cap
 
 
 @contextmanager

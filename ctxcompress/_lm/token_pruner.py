@@ -33,7 +33,6 @@ from typing import Any
 from .._core.compressor import Compressor, OnError
 from .._core.context import CallContext
 from .._core.errors import ConfigError
-from .._core.result import join_text
 from .._core.select import Unit, fit_ranked, word_ranges
 from .._core.types import Chunk
 from .._core.validate import validate_choice, validate_number
@@ -45,7 +44,7 @@ from .causal_lm import (
     encode_with_offsets,
     lm_faults,
     load_causal_lm,
-    rate_cap,
+    pruning_cap,
     token_nll,
 )
 
@@ -257,9 +256,8 @@ class TokenPruner(Compressor):
 
     # ---------------------------------------------------------------- selection
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:
-        tokens_in = ctx.count(join_text(chunks))
-        cap = rate_cap(cap, self.rate, tokens_in)
-        if cap is None or tokens_in <= cap:
+        cap = pruning_cap(chunks, cap, self.rate, ctx.count)
+        if cap is None:
             return list(chunks)
         t0 = time.perf_counter()
         with lm_faults("TokenPruner"):

@@ -10,28 +10,9 @@ Every compressor shipped with ctxcompress passes :class:`CompressorConformance`.
 
 from __future__ import annotations
 
+from . import _fakes
 from ._conformance import SAMPLE_CHUNKS, SAMPLE_QUERY, CompressorConformance
-from ._fakes import (
-    FailingEmbedder,
-    FakeEmbedder,
-    FakeLLM,
-    FakeScorer,
-    FaultyEmbedder,
-    FaultyScorer,
-    WhitespaceCounter,
-    hotpot_like_sentences,
-)
+from ._fakes import *  # noqa: F403 - the fakes, listed once in _fakes.__all__
 
-__all__ = [
-    "SAMPLE_CHUNKS",
-    "SAMPLE_QUERY",
-    "CompressorConformance",
-    "FailingEmbedder",
-    "FakeEmbedder",
-    "FakeLLM",
-    "FakeScorer",
-    "FaultyEmbedder",
-    "FaultyScorer",
-    "WhitespaceCounter",
-    "hotpot_like_sentences",
-]
+__all__ = ["SAMPLE_CHUNKS", "SAMPLE_QUERY", "CompressorConformance"]
+__all__ += _fakes.__all__

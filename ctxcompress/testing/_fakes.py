@@ -21,6 +21,7 @@ __all__ = [
     "FaultyEmbedder",
     "FaultyScorer",
     "WhitespaceCounter",
+    "hotpot_like_sentences",
 ]
 
 _WORD = re.compile(r"\w+", re.UNICODE)

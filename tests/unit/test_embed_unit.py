@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from ctxcompress._backends import assets as _assets
 from ctxcompress._backends import embedders as _embed
+from ctxcompress._backends import onnx as _onnx
 from ctxcompress._backends.cache import CachedEmbedder
 from ctxcompress._backends.embedders import (
     OnnxEmbedder,
@@ -269,8 +270,8 @@ def test_lazy_load_happens_once_under_concurrency(monkeypatch: pytest.MonkeyPatc
             built.append(1)
             self.output_dim = 384
 
-    monkeypatch.setattr(_embed, "OnnxModel", SlowModel)
-    monkeypatch.setattr(_embed, "_locate_onnx", lambda *a: (tmp_path / "m.onnx", tmp_path / "t.json"))
+    monkeypatch.setattr(_onnx, "OnnxModel", SlowModel)
+    monkeypatch.setattr(_onnx, "_locate_onnx", lambda *a: (tmp_path / "m.onnx", tmp_path / "t.json"))
     emb = OnnxEmbedder()
     threads = [threading.Thread(target=emb.warm_up) for _ in range(8)]
     for t in threads:
