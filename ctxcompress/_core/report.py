@@ -24,47 +24,12 @@ def _json_float(x: float) -> float | None:
     return None if x != x or x in (float("inf"), float("-inf")) else x
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkReport:
-    """Tokens of one source chunk before and after (0 after when it was dropped)."""
+class _TokenCounts:
+    """What follows from ``tokens_in`` and ``tokens_out``, for the report classes."""
 
-    id: str
+    __slots__ = ()
     tokens_in: int
     tokens_out: int
-    score: float | None = None
-
-    @property
-    def tokens_saved(self) -> int:
-        return self.tokens_in - self.tokens_out
-
-    @property
-    def kept_fraction(self) -> float:
-        return _kept(self.tokens_in, self.tokens_out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "tokens_saved": self.tokens_saved,
-            "kept_fraction": self.kept_fraction,
-            "score": self.score,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class StageReport:
-    """One compressor's share of the work in a call."""
-
-    name: str
-    compressor: str
-    tokens_in: int
-    tokens_out: int
-    chunks_in: int
-    chunks_out: int
-    seconds: float
-    warnings: tuple[str, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def tokens_saved(self) -> int:
@@ -78,15 +43,55 @@ class StageReport:
     def kept_fraction(self) -> float:
         return _kept(self.tokens_in, self.tokens_out)
 
-    def to_dict(self) -> dict[str, Any]:
+    def _counts(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "compressor": self.compressor,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "tokens_saved": self.tokens_saved,
             "ratio": _json_float(self.ratio),
             "kept_fraction": self.kept_fraction,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkReport(_TokenCounts):
+    """Tokens of one source chunk before and after (0 after when it was dropped)."""
+
+    id: str
+    tokens_in: int
+    tokens_out: int
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "tokens_saved": self.tokens_saved,
+            "kept_fraction": self.kept_fraction,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StageReport(_TokenCounts):
+    """One compressor's share of the work in a call."""
+
+    name: str
+    compressor: str
+    tokens_in: int
+    tokens_out: int
+    chunks_in: int
+    chunks_out: int
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "compressor": self.compressor,
+            **self._counts(),
             "chunks_in": self.chunks_in,
             "chunks_out": self.chunks_out,
             "seconds": self.seconds,
@@ -96,7 +101,7 @@ class StageReport:
 
 
 @dataclass(frozen=True, slots=True)
-class SavingsReport:
+class SavingsReport(_TokenCounts):
     """What one ``compress`` call saved.
 
     ``tokens_in`` / ``tokens_out`` count the joined prompt-ready context before and after, with the
@@ -115,18 +120,6 @@ class SavingsReport:
     budget_tokens: int | None = None
     price_per_million: float | None = None
 
-    @property
-    def tokens_saved(self) -> int:
-        return self.tokens_in - self.tokens_out
-
-    @property
-    def ratio(self) -> float:
-        return _ratio(self.tokens_in, self.tokens_out)
-
-    @property
-    def kept_fraction(self) -> float:
-        return _kept(self.tokens_in, self.tokens_out)
-
     def cost_saved(self, price_per_million: float | None = None) -> float | None:
         """Money saved on input tokens at ``price_per_million`` (currency per 1M tokens)."""
         price = self.price_per_million if price_per_million is None else price_per_million
@@ -141,11 +134,7 @@ class SavingsReport:
     # ------------------------------------------------------------------ renderers
     def to_dict(self) -> dict[str, Any]:
         return {
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "tokens_saved": self.tokens_saved,
-            "ratio": _json_float(self.ratio),
-            "kept_fraction": self.kept_fraction,
+            **self._counts(),
             "counter": self.counter,
             "seconds": self.seconds,
             "budget_tokens": self.budget_tokens,

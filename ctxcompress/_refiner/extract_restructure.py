@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._compressors.relevance_filter import RelevanceFilter, chunk_title
+from .._compressors.relevance_filter import RelevanceFilter, check_scorer, check_title_key, chunk_title
 from .._core.compressor import Compressor, OnError
 from .._core.context import CallContext
 from .._core.errors import BackendError, ConfigError, CtxCompressError
@@ -126,11 +126,7 @@ class ExtractRestructure(Compressor):
         ):
             raise ConfigError("prompt must be a str holding both '{question}' and '{documents}'")
         self.prompt = prompt
-        if isinstance(scorer, str):
-            validate_choice("scorer", scorer, ("hybrid", "embedding", "bm25"))
-        elif not callable(getattr(scorer, "score", None)):
-            raise ConfigError("scorer must be 'hybrid', 'embedding', 'bm25' or an object with score(query, texts)")
-        self.scorer = scorer
+        self.scorer = check_scorer(scorer)
         self.embedder = embedder
         self.min_relevance = validate_number("min_relevance", min_relevance, low=0.0, high=1.0, allow_none=False)
         self.max_sentences = validate_number("max_sentences", max_sentences, low=1, integer=True)
@@ -138,9 +134,7 @@ class ExtractRestructure(Compressor):
         self.complete_context = validate_choice("complete_context", complete_context, (True, False))
         self.follow_bridges = validate_choice("follow_bridges", follow_bridges, (True, False))
         self.link_threshold = validate_number("link_threshold", link_threshold, low=-1.0, high=1.0)
-        if not isinstance(title_key, str):
-            raise ConfigError("title_key must be a str ('' to ignore titles)")
-        self.title_key = title_key
+        self.title_key = check_title_key(title_key)
         self.min_quote_chars = validate_number(
             "min_quote_chars", min_quote_chars, low=1, integer=True, allow_none=False
         )
