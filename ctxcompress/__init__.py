@@ -28,8 +28,7 @@ from ._core.result import CompressionResult
 from ._core.segment import Segment, split_sentences, split_words
 from ._core.types import Budget, Chunk, Span
 from ._demo import default_pipeline
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 # compressors whose modules pull optional dependencies load on first access
 _LAZY: dict[str, str] = {

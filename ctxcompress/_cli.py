@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from ._core.errors import ConfigError, CtxCompressError, InputError
 from ._core.result import CompressionResult
 from ._core.types import Budget, Chunk
+from ._version import __version__
 
 __all__ = ["main", "parse_budget", "read_chunks"]
 
@@ -23,6 +24,49 @@ BUDGET_HELP = (
     "a whole number is tokens (300); a number with a decimal point or an exponent is a kept fraction "
     "in (0, 1] (0.25, 1.0, 1e-1); N%% is a percentage (25%%)"
 )
+
+
+COUNTER_HELP = (
+    "token counter: a target model (gpt-4o, gpt-4, ...), an encoding (o200k_base, cl100k_base), approx, "
+    "or a tokenizer.json path (default o200k_base)"
+)
+MODEL_HELP = "an alias of --counter (give one of them)"
+
+COMPRESS_EPILOG = """\
+input (JSON lines, the default): one chunk per line, an object or a JSON string
+  {"id": "p1", "text": "Paris is the capital of France. ...", "metadata": {"title": "Paris"}, "score": 0.9}
+  "Berlin is the capital of Germany."
+  id, metadata and score are optional. With --input-format text every non-blank line is one chunk.
+
+output: JSON with the kept chunks (text, metadata, spans into the source text), the joined text and
+the savings report; --format markdown prints the report, --format text the compressed text only.
+
+example:
+  echo '{"id": "a", "text": "Paris is the capital of France. Cats sleep a lot."}' \\
+    | ctxcompress compress --query "capital of France?" --budget 50% --format markdown
+"""
+
+KG_EPILOG = """\
+graphs (--graph, repeat to merge): a Hetionet folder (hetionet_v1), a JensenLab DISEASES folder, or an
+  edge list (.csv, .tsv, .jsonl; .gz allowed) with the columns source, target, predicate and
+  provenance (or source_db), and optionally source_name, target_name, source_type, target_type,
+  relation, key; any other column becomes an edge property.
+
+output: the same JSON as `ctxcompress compress`: the pruned sentences with their node ids, edge keys
+and provenance in metadata["kg_facts"], and a report whose tokens_in is the full one-hop context.
+
+example:
+  ctxcompress kg --graph data/hetionet_v1 --graph data/jensenlab_diseases --node-type Disease \\
+    --query "What genes are associated with psoriasis and Crohn's disease?" --budget 300
+"""
+
+
+def _counter_arg(args: argparse.Namespace) -> str | None:
+    """The counter named by ``--counter`` or its alias ``--model`` (both, and different: an error)."""
+    model, counter = getattr(args, "model", None), getattr(args, "counter", None)
+    if model is not None and counter is not None and model != counter:
+        raise ConfigError(f"--model {model!r} and --counter {counter!r} disagree: --model is an alias, give one")
+    return counter if counter is not None else model
 
 
 class _Parser(argparse.ArgumentParser):
@@ -228,9 +272,10 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     from ._core.pipeline import load_config
     from ._demo import default_pipeline
 
+    counter = _counter_arg(args)
     chunks = _read_input(args)
     comp = load_config(args.config) if args.config else default_pipeline()
-    res = comp.compress(chunks, query=args.query, budget=args.budget, counter=args.model or args.counter)
+    res = comp.compress(chunks, query=args.query, budget=args.budget, counter=counter)
     return _print_result(res, args)
 
 
@@ -241,6 +286,7 @@ def _cmd_kg(args: argparse.Namespace) -> int:
     from ._kg.loaders import load_graph
     from ._kg.pruner import KGSchemaPruner
 
+    counter = _counter_arg(args)
     try:  # read (and keep in load_graph's cache) up front, so that an unreadable file is one clear error
         load_graph(args.graph)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error, csv.Error) as exc:
@@ -262,7 +308,7 @@ def _cmd_kg(args: argparse.Namespace) -> int:
         output=args.output,
         index_cache=cache,
     )
-    res = comp.retrieve(args.query, budget=args.budget, counter=args.model or args.counter)
+    res = comp.retrieve(args.query, budget=args.budget, counter=counter)
     return _print_result(res, args)
 
 
@@ -271,12 +317,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
     comp = load_config(args.config) if args.config else None
-    run_demo(budget=args.budget, k=args.k, counter=args.model, compressor=comp, out=sys.stdout)
+    run_demo(budget=args.budget, k=args.k, counter=_counter_arg(args), compressor=comp, out=sys.stdout)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ctxcompress", description="Compress retrieved context for LLMs, offline.")
+    p.add_argument("--version", action="version", version=f"ctxcompress {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="retrieve from a FAISS index over an embedded sample, compress, show savings")
@@ -284,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", type=_fraction, default=0.25, help="kept fraction of the retrieved tokens: 0.25 (default) or 25%%"
     )
     d.add_argument("-k", type=int, default=10, help="passages retrieved per question (10)")
-    d.add_argument("--model", default=None, help="target LLM or encoding for token counts (default o200k_base)")
+    d.add_argument("--counter", default=None, help=COUNTER_HELP)
+    d.add_argument("--model", default=None, help=MODEL_HELP)
     d.add_argument("--config", default=None, help="YAML/JSON pipeline configuration to use instead of the default")
     d.set_defaults(func=_cmd_demo)
 
@@ -294,11 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read chunks (JSON lines by default) from standard input or --input, compress them for "
         "--query, print JSON. Every line must be valid UTF-8; a line that is not valid JSON is an error "
         "(exit 2) unless --input-format text is given. Empty input is an error.",
+        epilog=COMPRESS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("--query", required=True, help="the question the context must answer")
     c.add_argument("--budget", type=_budget, default=None, help=BUDGET_HELP)
-    c.add_argument("--model", default=None, help="target LLM for exact token counts (gpt-4o, gpt-4, ...)")
-    c.add_argument("--counter", default=None, help="token counter: o200k_base, cl100k_base, approx, tokenizer.json")
+    c.add_argument("--counter", default=None, help=COUNTER_HELP)
+    c.add_argument("--model", default=None, help=MODEL_HELP)
     c.add_argument("--config", default=None, help="YAML/JSON pipeline configuration (default: fuse + filter)")
     c.add_argument("--input", default=None, help="read chunks from this file instead of stdin")
     c.add_argument(
@@ -308,12 +358,24 @@ def build_parser() -> argparse.ArgumentParser:
         help='jsonl (default): one {"id", "text", "metadata", "score"} object or JSON string per line; '
         "text: each non-blank line is one chunk, taken as is",
     )
-    c.add_argument("--format", choices=("json", "markdown", "text"), default="json")
+    c.add_argument(
+        "--format",
+        choices=("json", "markdown", "text"),
+        default="json",
+        help="json (default): chunks, text and report; markdown: the report; text: the compressed text",
+    )
     c.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     c.add_argument("--compact", action="store_true", help="one-line JSON")
     c.set_defaults(func=_cmd_compress)
 
-    k = sub.add_parser("kg", help="link a question to a knowledge graph, prune its one-hop context, print JSON")
+    k = sub.add_parser(
+        "kg",
+        help="link a question to a knowledge graph, prune its one-hop context, print JSON",
+        description="Link the entities of --query to nodes of the graph(s), verbalise their one-hop edges as "
+        "sentences with provenance, keep the sentences most similar to the question (KG-RAG), print JSON.",
+        epilog=KG_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     k.add_argument("--graph", action="append", required=True, help="graph folder or edge list (repeat to merge)")
     k.add_argument("--query", required=True, help="the question")
     k.add_argument("--node-type", action="append", default=None, help="linkable node type, e.g. Disease (repeat)")
@@ -322,14 +384,24 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--percentile", type=float, default=75.0, help="similarity percentile to beat (75)")
     k.add_argument("--min-similarity", type=float, default=0.5, help="minimum similarity (0.5)")
     k.add_argument("--context-volume", type=int, default=150, help="sentences kept in all, split per entity (150)")
-    k.add_argument("--output", choices=("per_entity", "joined"), default="per_entity")
+    k.add_argument(
+        "--output",
+        choices=("per_entity", "joined"),
+        default="per_entity",
+        help="per_entity (default): one chunk per linked entity; joined: one chunk",
+    )
     k.add_argument("--embedder", default=None, help="embedder spec (default: the local all-MiniLM-L6-v2)")
     k.add_argument("--index-cache", default=None, help="folder for node-name embeddings (~/.cache/ctxcompress/kg)")
     k.add_argument("--no-index-cache", action="store_true", help="do not keep node-name embeddings on disk")
     k.add_argument("--budget", type=_budget, default=None, help=BUDGET_HELP)
-    k.add_argument("--model", default=None, help="target LLM for exact token counts (gpt-4o, gpt-4, ...)")
-    k.add_argument("--counter", default=None, help="token counter: o200k_base, cl100k_base, approx, tokenizer.json")
-    k.add_argument("--format", choices=("json", "markdown", "text"), default="json")
+    k.add_argument("--counter", default=None, help=COUNTER_HELP)
+    k.add_argument("--model", default=None, help=MODEL_HELP)
+    k.add_argument(
+        "--format",
+        choices=("json", "markdown", "text"),
+        default="json",
+        help="json (default): chunks, text and report; markdown: the report; text: the compressed text",
+    )
     k.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     k.add_argument("--compact", action="store_true", help="one-line JSON")
     k.set_defaults(func=_cmd_kg)

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from .._core.deps import PicklableLazy, require
 from .._core.errors import BackendError, ConfigError, MissingDependencyError
+from .._core.log import timed
 from .._core.protocols import Embedder
 from . import assets
 from .cache import CachedEmbedder
@@ -159,7 +160,8 @@ class SentenceTransformerEmbedder(PicklableLazy):
                 st = require("sentence_transformers", extra="st", purpose="SentenceTransformerEmbedder")
                 path = resolve_model_path(self.model)
                 try:
-                    model = st.SentenceTransformer(path, device=self.device)
+                    with timed(f"loaded sentence-transformers model {path}"):
+                        model = st.SentenceTransformer(path, device=self.device)
                 except Exception as exc:
                     hint = "" if Path(path).is_dir() else " (a hub id needs the network or a warm Hugging Face cache)"
                     raise BackendError(

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from .._core.deps import PicklableLazy, require
 from .._core.errors import BackendError, ConfigError
+from .._core.log import timed
 from .checks import _check_positive, _wrap_backend_error
 
 __all__ = ["OnnxBackend", "OnnxModel"]
@@ -92,7 +93,10 @@ class OnnxModel:
         # idle worker threads sleep instead of spinning: spinning burns the CPU that other work
         # (a server's request handlers, a second model) needs, for a few percent of latency at best
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session: Any = ort.InferenceSession(str(onnx_file), sess_options=opts, providers=["CPUExecutionProvider"])
+        with timed(f"loaded ONNX model {onnx_file}"):
+            self.session: Any = ort.InferenceSession(
+                str(onnx_file), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
         declared = [i.name for i in self.session.get_inputs()]
         unknown = [n for n in declared if n not in self.FEEDABLE]
         if "input_ids" not in declared or unknown:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 from .context import CallContext
 from .defaults import resolve_counter, resolve_embedder
 from .errors import BackendError, ConfigError, InputError
+from .log import logger
 from .protocols import Embedder, TokenCounter
 from .registry import check_shape, resolve_type, type_name_of
 from .report import SavingsReport, StageReport, chunk_reports
@@ -87,6 +88,11 @@ class Compressor(Configurable, ABC):
             warnings=tuple(ctx.warnings),
             budget_tokens=cap,
         )
+        for stage in report.stages:  # each passthrough, fallback and cut once, as the report lists them
+            for warning in stage.warnings:
+                logger.warning("%s", warning)
+        for warning in report.warnings:
+            logger.warning("%s", warning)
         return CompressionResult(chunks=tuple(out), report=report, text=text, sources=tuple(sources))
 
     async def acompress(

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from .._core.deps import require
 from .._core.errors import MissingDependencyError
+from .._core.log import timed
 from .._core.protocols import Embedder, backend_name, call_backend, check_vectors
 from .graph import check_graph
 from .traversal import relation_matches
@@ -216,7 +217,8 @@ class NodeIndex:
                         return np.asarray(cached, dtype=np.float32)
                 except (OSError, ValueError):
                     pass
-        vecs = _encode(embedder, self.strings)
+        with timed(f"embedded {len(self.strings)} node names for the graph's node index"):
+            vecs = _encode(embedder, self.strings)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._core.errors import ConfigError, InputError
+from .._core.log import timed
 from .graph import add_edge, add_edges, new_graph
 from .merge import merge_unchecked
 from .verbalise import provenance_text
@@ -418,14 +419,15 @@ def load_graph(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         if hit is not None:
             return hit
     graphs = []
-    for p, kind in zip(resolved, kinds, strict=True):
-        if kind == "hetionet":
-            graphs.append(load_hetionet(p))
-        elif kind == "jensenlab":
-            graphs.append(load_jensenlab(p))
-        else:
-            graphs.append(load_edge_list(p))
-    graph = graphs[0] if len(graphs) == 1 else merge_unchecked(graphs, "merge_key", copy=False)
+    with timed(f"loaded the graph {', '.join(str(p) for p in resolved)}"):
+        for p, kind in zip(resolved, kinds, strict=True):
+            if kind == "hetionet":
+                graphs.append(load_hetionet(p))
+            elif kind == "jensenlab":
+                graphs.append(load_jensenlab(p))
+            else:
+                graphs.append(load_edge_list(p))
+        graph = graphs[0] if len(graphs) == 1 else merge_unchecked(graphs, "merge_key", copy=False)
     if cache:
         with _LOAD_LOCK:
             if len(_LOADED) >= _MAX_LOADED:

@@ -35,6 +35,7 @@ import numpy as np
 from .._core.compressor import Compressor, OnError
 from .._core.context import CallContext
 from .._core.errors import BackendError, ConfigError, InputError
+from .._core.log import logger
 from .._core.protocols import Embedder, TokenCounter
 from .._core.result import CompressionResult
 from .._core.types import Budget, Chunk, Span
@@ -364,6 +365,8 @@ class KGSchemaPruner(Compressor):
         finally:
             _PENDING.reset(token)
         if not sources and warnings:
+            for warning in warnings:  # compress() had nothing to report them with: log them here
+                logger.warning("%s", warning)
             report = dataclasses.replace(result.report, warnings=tuple(result.report.warnings) + tuple(warnings))
             result = dataclasses.replace(result, report=report)
         return result

@@ -8,6 +8,8 @@ writes JSON, CSV, Markdown and HTML reports. The command line is ``ctxcompress-e
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from ._aggregate import aggregate
 from ._config import RunConfig
 from ._data import Passage, Question, render
@@ -33,7 +35,10 @@ from ._metrics import (
 from ._report import pareto_front, write_all
 from ._runner import run
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _metadata.version("ctxcompress-eval")
+except _metadata.PackageNotFoundError:  # imported from a checkout without installing
+    __version__ = "0+unknown"
 
 __all__ = [
     "DATASETS",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ctxcompress import CtxCompressError
+from ctxcompress import __version__ as _ctxcompress_version
 from ctxcompress._cli import parse_budget
 
 from ._datasets import DATASETS
@@ -22,11 +23,31 @@ data sets: {datasets}, or a path to your own .jsonl / .jsonl.gz file: one questi
   (the format of ctxcompress/data/hotpotqa_demo.jsonl). Single-passage sets (nq, xquad, pubmedqa) are
   retrieval-built: name@10, name@20 (top-k by dense retrieval over all passages of the split) or name@gold.
 
+data folder: --data-dir, else $CTXCOMPRESS_DATA_DIR, else ../shared/data when it exists (a checkout of
+  this repository); `ctxcompress-eval datasets` lists the sub-folder each named set is read from.
+
 example:
   ctxcompress-eval run --dataset hotpotqa --data-dir ../shared/data \\
     --methods ctxcompress,langchain-embeddings-filter,llamaindex-sentence-optimizer,longllmlingua,random,none \\
     --budgets 0.5,0.25 --limit 100 --out reports/hotpot
 """
+
+
+DATA_ENV = "CTXCOMPRESS_DATA_DIR"
+"""Environment variable naming the folder of the named data sets (``--data-dir`` wins over it)."""
+REPO_DATA = "../shared/data"
+"""Where this repository keeps the data sets, next to a checkout: used when it exists and nothing else is set."""
+
+
+def resolve_data_dir(flag: str | None) -> str | None:
+    """The folder of the named data sets: ``--data-dir``, else ``$CTXCOMPRESS_DATA_DIR``, else
+    ``../shared/data`` when that folder exists (a checkout of this repository), else None."""
+    if flag:
+        return flag
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return env
+    return REPO_DATA if Path(REPO_DATA).is_dir() else None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG.format(datasets=", ".join(DATASETS)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("--version", action="version", version=_version_line())
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser(
         "run",
@@ -95,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("--dataset", required=True, help="comma-separated data set names or .jsonl paths")
-    r.add_argument("--data-dir", default=os.environ.get("CTXCOMPRESS_DATA_DIR", "../shared/data"))
+    r.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"folder of the named data sets (default: ${DATA_ENV}, else {REPO_DATA} when it exists); "
+        "not needed for .jsonl paths",
+    )
     r.add_argument("--methods", default="ctxcompress,random,none", help="comma-separated method names")
     r.add_argument("--config", action="append", default=[], help="a pipeline YAML/JSON file to evaluate (repeatable)")
     r.add_argument(
@@ -123,14 +150,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--records", default=None, help="record store folder (default OUT/records); share it to reuse runs")
-    r.add_argument("--counter", "--model", dest="counter", default="o200k_base", help="token counter / target model")
+    r.add_argument(
+        "--counter",
+        "--model",
+        dest="counter",
+        default="o200k_base",
+        help="token counter: a target model (gpt-4o, ...), an encoding (o200k_base, the default), approx or a "
+        "tokenizer.json path; --model is an alias",
+    )
     r.add_argument("--embedder", default="st", help="embedder for every method: st (MiniLM), onnx, default, fake, ...")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--workers", type=_positive, default=1)
-    r.add_argument("--engine", choices=("local", "ray"), default="local")
+    r.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed: --sample, the random baseline, the rgb passage order, the bootstrap (default 0)",
+    )
+    r.add_argument(
+        "--workers", type=_positive, default=1, help="questions run in parallel: threads, or Ray actors (default 1)"
+    )
+    r.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default): threads in this process; ray: a local Ray cluster with --workers actors",
+    )
     r.add_argument("--retrieval-k", type=_ints, default=[10], help="top-k for retrieval-built sets, e.g. 10,20")
     r.add_argument("--reader", default=None, help="optional reader LLM: smollm2, hf:<folder>, <module>:<attr>")
-    r.add_argument("--memory", choices=("rss", "tracemalloc", "off"), default="rss")
+    r.add_argument(
+        "--memory",
+        choices=("rss", "tracemalloc", "off"),
+        default="rss",
+        help="peak memory per call: rss (default; native allocations included), tracemalloc (Python only) or off",
+    )
     r.add_argument("--threads", type=_positive, default=1, help="torch / ONNX Runtime threads per process (default 1)")
     r.add_argument(
         "--embed-cache",
@@ -142,12 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--rescore", action="store_true", help="recompute the metrics of cached records from their stored text"
     )
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     sub.add_parser("methods", help="list the registered methods")
     sub.add_parser("datasets", help="list the data sets")
     rep = sub.add_parser("report", help="re-render report.md/html/csv from OUT/results.json")
-    rep.add_argument("out")
+    rep.add_argument("out", help="the --out folder of an earlier run")
     return ap
 
 
@@ -176,8 +227,21 @@ def _check_run_args(args: argparse.Namespace, methods: list[str]) -> None:
         if name.startswith("config:") and not Path(name.partition(":")[2]).is_file():
             raise ValueError(f"configuration file {name.partition(':')[2]!r} does not exist")
     for spec in _names(args.dataset):
-        if spec.partition("@")[0] in DATASETS and not Path(args.data_dir).is_dir():
-            raise ValueError(f"data folder {args.data_dir} does not exist (pass --data-dir, e.g. ../shared/data)")
+        if spec.partition("@")[0] not in DATASETS:
+            continue
+        if args.data_dir is None:
+            raise ValueError(
+                f"no data folder for the data set {spec!r}: pass --data-dir DIR or set {DATA_ENV} "
+                "(a .jsonl path needs neither)"
+            )
+        if not Path(args.data_dir).is_dir():
+            raise ValueError(f"data folder {args.data_dir} does not exist (pass --data-dir DIR or set {DATA_ENV})")
+
+
+def _version_line() -> str:
+    from . import __version__
+
+    return f"ctxcompress-eval {__version__} (ctxcompress {_ctxcompress_version})"
 
 
 def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -199,6 +263,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from ._config import RunConfig
     from ._runner import run
 
+    args.data_dir = resolve_data_dir(args.data_dir)
     methods = _names(args.methods) + [f"config:{p}" for p in args.config]
     if not methods:
         raise ValueError("no methods given: e.g. --methods ctxcompress,random,none")
@@ -208,7 +273,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         methods=methods,
         budgets=args.budgets,
         out=Path(args.out),
-        data_dir=args.data_dir,
+        data_dir=args.data_dir or ".",
         records=Path(args.records) if args.records else None,
         limit=args.limit,
         counter=args.counter,

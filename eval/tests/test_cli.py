@@ -86,3 +86,44 @@ def test_cli_budgets_follow_the_ctxcompress_rule(tmp_path: Path) -> None:
     args = build_parser().parse_args(["run", "--dataset", "x", "--out", str(tmp_path), "--budgets", "25%,1e-1,1.0"])
     assert args.budgets == pytest.approx([0.25, 0.1, 1.0])
     assert build_parser().parse_args(["run", "--dataset", "x", "--out", str(tmp_path)]).budgets == [0.5, 0.25]
+
+
+def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import ctxcompress
+
+    import ctxcompress_eval
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"ctxcompress-eval {ctxcompress_eval.__version__} (ctxcompress {ctxcompress.__version__})"
+
+
+def test_cli_every_run_flag_has_help() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a.choices, dict))
+    for name in ("run", "report"):
+        for action in subparsers.choices[name]._actions:
+            assert action.help, (name, action.option_strings or action.dest)
+
+
+def test_cli_data_folder_from_flag_env_or_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctxcompress_eval._cli import DATA_ENV, resolve_data_dir
+
+    monkeypatch.chdir(tmp_path)  # no ../shared/data from here
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert resolve_data_dir(None) is None
+    rc, err = _call(capsys, ["run", "--dataset", "hotpotqa", "--out", str(tmp_path / "out"), "--methods", "none"])
+    _one_line_error(rc, err, "no data folder", "--data-dir", DATA_ENV)
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "env-data"))
+    assert resolve_data_dir(None) == str(tmp_path / "env-data")
+    assert resolve_data_dir("flag") == "flag"  # the flag wins
+    rc, err = _call(capsys, ["run", "--dataset", "hotpotqa", "--out", str(tmp_path / "out"), "--methods", "none"])
+    _one_line_error(rc, err, "env-data", "does not exist")
+    monkeypatch.delenv(DATA_ENV)
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "shared")  # a checkout next to shared/data
+    assert resolve_data_dir(None) == "../shared/data"

@@ -478,3 +478,99 @@ def test_hf_counter_broken_file_is_a_backend_error(tmp_path: Path) -> None:
     counter = HFTokenizerCounter(tmp_path)  # cheap: nothing read yet
     with pytest.raises(BackendError, match="cannot load"):
         counter.count("hello")
+
+
+# ------------------------------------------------------- the model table asks tiktoken first (issue 16 §6)
+
+
+def test_model_table_agrees_with_tiktoken_where_it_knows_a_name() -> None:
+    """The fallback table (used without tiktoken) never drifts from tiktoken: every name it holds,
+    and every prefix example, maps where tiktoken maps it, unless an override says otherwise."""
+    from ctxcompress._backends.tokens import models
+
+    model_module = pytest.importorskip("tiktoken.model")
+    examples = [p + "x" if p.endswith("-") else p + "-x" for p, _ in models._MODEL_PREFIXES]
+    for name in [*MODEL_ENCODINGS, *examples]:
+        if name in models._OVERRIDES or any(name.startswith(p) for p, _ in models._OVERRIDE_PREFIXES):
+            continue
+        try:
+            expected = model_module.encoding_name_for_model(name)
+        except KeyError:  # a name this tiktoken version does not know (yet)
+            continue
+        assert models._SAME_ORDINARY_TEXT.get(expected, expected) == MODEL_ENCODINGS.get(
+            name, models._encoding_for_model_name(name)
+        ), name
+
+
+def test_models_tiktoken_knows_and_the_table_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctxcompress._backends.tokens import models
+
+    model_module = pytest.importorskip("tiktoken.model")
+    monkeypatch.setitem(model_module.MODEL_TO_ENCODING, "gpt-from-the-future", "o200k_base")
+    assert "gpt-from-the-future" not in MODEL_ENCODINGS
+    assert for_model("gpt-from-the-future").name == "o200k_base"  # asked tiktoken
+    try:
+        model_module.encoding_name_for_model("gpt-oss-120b")
+    except KeyError:
+        pytest.skip("this tiktoken version does not know gpt-oss")
+    assert for_model("gpt-oss-120b").name == "o200k_base"  # o200k_harmony: same tokens for ordinary text
+    # the overrides win over tiktoken: it has only the "gpt-4.5-" prefix, and maps ft:gpt-4.1 by "ft:gpt-4"
+    assert for_model("gpt-4.5").name == "o200k_base"
+    assert for_model("ft:gpt-4.1-mini-2025-04-14:acme::x").name == "o200k_base"
+    assert models._encoding_for_model_name("llama-3-8b") is None
+
+
+def test_model_table_without_tiktoken(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctxcompress._backends.tokens import models
+
+    real = models.importlib.import_module
+
+    def no_tiktoken(name: str, *args: Any) -> Any:
+        if name.startswith("tiktoken"):
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(models.importlib, "import_module", no_tiktoken)
+    assert models._tiktoken_encoding_name("gpt-4o") is None
+    assert models._encoding_for_model_name("gpt-4o-2024-08-06") == "o200k_base"
+    assert models._encoding_for_model_name("gpt-4-0613") == "cl100k_base"
+    assert models._encoding_for_model_name("gpt-oss-120b") is None
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_offline_constructor_trick_matches_tiktoken(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline loader runs a copy of tiktoken's private encoding constructor with a recording
+    ``load_tiktoken_bpe``. Pin it against tiktoken's own constructor, run for real with the same BPE
+    ranks: same file URL and sha256, same regex and special tokens, same tokens on sample texts."""
+    tiktoken = pytest.importorskip("tiktoken")
+    ext = pytest.importorskip("tiktoken_ext.openai_public")
+    candidates = _offline._offline_candidates(name)
+    if not candidates:
+        pytest.skip(f"no local {name} file")
+    spec = _offline._encoding_spec(name)
+    ranks = _offline._parse_ranks(_offline._read_verified(candidates[0], spec), candidates[0].label)
+    calls: list[tuple[str, str | None]] = []
+
+    def load_tiktoken_bpe(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        calls.append((url, expected_hash))
+        return ranks
+
+    monkeypatch.setattr(ext, "load_tiktoken_bpe", load_tiktoken_bpe)
+    real = ext.ENCODING_CONSTRUCTORS[name]()
+    assert calls == [(spec.url, spec.sha256)]
+    assert real["name"] == name
+    assert {k: v for k, v in real.items() if k not in ("name", "mergeable_ranks")} == dict(spec.params)
+    theirs = tiktoken.Encoding(**real)
+    ours = TiktokenCounter(name)
+    for text in ["Paris is the capital of France.", "naïve café — 東京 🚀 <|endoftext|>", "  x\n\n\ty = 3.14159;"]:
+        assert ours.encode(text) == theirs.encode(text, disallowed_special=())
+
+
+def test_harmony_shares_o200k_file_and_regex() -> None:
+    """Why gpt-oss models count with o200k_base: o200k_harmony has the same BPE file and regex."""
+    pytest.importorskip("tiktoken")
+    ext = pytest.importorskip("tiktoken_ext.openai_public")
+    if "o200k_harmony" not in ext.ENCODING_CONSTRUCTORS:
+        pytest.skip("this tiktoken version has no o200k_harmony")
+    harmony, base = _offline._encoding_spec("o200k_harmony"), _offline._encoding_spec("o200k_base")
+    assert (harmony.url, harmony.sha256, harmony.params["pat_str"]) == (base.url, base.sha256, base.params["pat_str"])

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ..._core.errors import ConfigError
+from ..._core.log import logger
 from ..._core.protocols import TokenCounter
 from .counters import ApproxCounter, HFTokenizerCounter, TiktokenCounter, WhitespaceCounter, _tokenizer_json
 from .models import _ENCODINGS, MODEL_ENCODINGS, _encoding_for_model_name
@@ -17,9 +18,10 @@ __all__ = ["for_model", "get_counter"]
 def for_model(model: str) -> TokenCounter:
     """The exact token counter of an OpenAI model, e.g. ``for_model("gpt-4o")``.
 
-    Exact names are looked up in :data:`MODEL_ENCODINGS`; dated or suffixed names match by
-    prefix the way tiktoken does (``"gpt-4o-2024-08-06"`` → ``o200k_base``,
-    ``"gpt-4-0613"`` → ``cl100k_base``). An unknown model raises :class:`ConfigError`.
+    tiktoken is asked first (``tiktoken.model.encoding_name_for_model``: exact names, then dated or
+    suffixed names by prefix, ``"gpt-4o-2024-08-06"`` → ``o200k_base``, ``"gpt-4-0613"`` →
+    ``cl100k_base``), after a small table of names it lacks (``"gpt-4.5"``); without tiktoken,
+    :data:`MODEL_ENCODINGS` and the same prefixes answer. An unknown model raises :class:`ConfigError`.
     """
     if not isinstance(model, str):
         raise ConfigError(f"for_model() takes a model name (str), got {type(model).__name__}")
@@ -62,7 +64,10 @@ def get_counter(spec: TokenCounter | str | os.PathLike[str] | None = None) -> To
     if isinstance(spec, str):
         key = spec.strip()
         if key.lower() == "auto":
-            return TiktokenCounter("o200k_base") if _offline_available("o200k_base") else ApproxCounter()
+            if _offline_available("o200k_base"):
+                return TiktokenCounter("o200k_base")
+            _warn_approx_once()
+            return ApproxCounter()
         if key in _ENCODINGS:
             return TiktokenCounter(key)
         if key.lower() == "approx":
@@ -80,6 +85,19 @@ def get_counter(spec: TokenCounter | str | os.PathLike[str] | None = None) -> To
     if isinstance(spec, TokenCounter):
         return spec
     raise ConfigError(_choices_message(f"a {type(spec).__name__}"))
+
+
+_WARNED_APPROX: list[bool] = []
+
+
+def _warn_approx_once() -> None:
+    """The default counter fell back to ApproxCounter: say so once per process (every report names it)."""
+    if not _WARNED_APPROX:
+        _WARNED_APPROX.append(True)
+        logger.warning(
+            "no local o200k_base encoding (tiktoken or bpe-openai not installed): token counts are approximate "
+            "(ApproxCounter); pip install 'ctxcompress[tiktoken]' for exact counts"
+        )
 
 
 def _choices_message(what: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..._core.deps import require
 from ..._core.errors import BackendError, ConfigError, MissingDependencyError
+from ..._core.log import timed
 from ..assets import package_file
 from .models import _BUNDLED
 
@@ -213,8 +214,9 @@ def _load_encoding(name: str, bpe_file: Path | None, allow_download: bool) -> _L
         candidates += _offline_candidates(name)
         if candidates:
             chosen = candidates[0]
-            ranks = _parse_ranks(_read_verified(chosen, spec), chosen.label)
-            encoding = tiktoken.Encoding(name, mergeable_ranks=ranks, **dict(spec.params))
+            with timed(f"loaded the {name} encoding from {chosen.label}"):
+                ranks = _parse_ranks(_read_verified(chosen, spec), chosen.label)
+                encoding = tiktoken.Encoding(name, mergeable_ranks=ranks, **dict(spec.params))
             loaded = _Loaded(encoding, f"{chosen.label} ({chosen.path})")
         elif allow_download:
             try:

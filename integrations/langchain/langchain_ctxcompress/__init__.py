@@ -10,8 +10,13 @@
 
 from __future__ import annotations
 
-from ._compressor import METADATA_KEY, REPORT_EVENT, CompressorInput, CtxCompressor
+from importlib import metadata as _metadata
 
-__version__ = "0.1.0"
+from ._compressor import METADATA_KEY, REPORT_EVENT, CompressorInput, CtxCompressor, NoQueryWarning
 
-__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "REPORT_EVENT", "__version__"]  # noqa: RUF022 - plain sorted
+try:  # the version is written once, in pyproject.toml
+    __version__ = _metadata.version("langchain-ctxcompress")
+except _metadata.PackageNotFoundError:  # imported from a checkout without installing
+    __version__ = "0+unknown"
+
+__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "NoQueryWarning", "REPORT_EVENT", "__version__"]  # noqa: RUF022 - plain sorted

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
+import difflib
+import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.retrievers import RetrieverLike
 from langchain_core.runnables import (
     Runnable,
@@ -22,13 +24,11 @@ from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
 )
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, WithJsonSchema, field_serializer, field_validator, model_validator
 
-from ctxcompress import Budget, Chunk, CompressionResult, Compressor, SavingsReport, default_pipeline
+from ctxcompress import Budget, Chunk, CompressionResult, Compressor, SavingsReport, TokenCounter, default_pipeline
 
-__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "REPORT_EVENT"]  # noqa: RUF022 - plain sorted
-
-logger = logging.getLogger(__name__)
+__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "NoQueryWarning", "REPORT_EVENT"]  # noqa: RUF022 - plain sorted
 
 REPORT_EVENT = "ctxcompress_report"
 """Name of the custom callback event that carries the full savings report (``on_custom_event``)."""
@@ -40,9 +40,41 @@ CompressorInput = Union[Mapping[str, Any], Sequence[Document]]  # noqa: UP007 - 
 """What the Runnable takes: ``{"documents": [...], "query": "..."}`` or a list of documents."""
 
 _NO_QUERY_WARNING = (
-    "no query given: the documents were compressed without one; pass {'documents': ..., 'query': ...} "
-    "or use CtxCompressor.with_retriever(retriever) for query-aware compression"
+    "no query given: the documents were compressed without one (as from `retriever | compressor`, whose "
+    "retriever output carries no query); use compressor.with_retriever(retriever) or pass "
+    "{'documents': ..., 'query': ...} for query-aware compression"
 )
+
+
+class NoQueryWarning(UserWarning):
+    """Documents reached :class:`CtxCompressor` without a query (e.g. ``retriever | compressor`` in LCEL):
+    the compression could not use one. ``compressor.with_retriever(retriever)`` carries the query."""
+
+
+# JSON schemas for the ctxcompress objects (pydantic cannot derive one from an arbitrary class)
+CompressorField = Annotated[
+    Compressor,
+    WithJsonSchema(
+        {"type": "object", "description": "ctxcompress Compressor or Pipeline, as Compressor.to_dict() data"}
+    ),
+]
+BudgetField = Annotated[
+    Budget,
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "max_tokens": {"type": ["integer", "null"]},
+                "fraction": {"type": ["number", "null"]},
+            },
+            "description": "ctxcompress Budget (also accepted: an int of tokens, a float fraction, None)",
+        }
+    ),
+]
+CounterField = Annotated[
+    Union[str, TokenCounter, None],  # noqa: UP007 - a runtime annotation for pydantic
+    WithJsonSchema({"type": ["string", "null"], "description": "model or encoding name, or a TokenCounter"}),
+]
 
 
 class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput, list[Document]]):
@@ -56,9 +88,9 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
       base_retriever=retriever)``, or ``compressor.compress_documents(docs, query)``;
     - as a Runnable: ``compressor.invoke({"documents": docs, "query": q})``, also in LCEL, e.g.
       ``{"documents": retriever, "query": RunnablePassthrough()} | compressor``;
-      ``compressor.with_retriever(retriever)`` builds exactly that chain. ``retriever | compressor``
-      works too, but the retriever's output carries no query, so compression is query-agnostic
-      (the report says so);
+      ``compressor.with_retriever(retriever)`` builds exactly that chain and is the composition to
+      use. ``retriever | compressor`` runs, but the retriever's output carries no query: the
+      compression is query-agnostic, the report says so and a :class:`NoQueryWarning` is raised;
     - async: ``acompress_documents`` / ``ainvoke`` await ``compressor.acompress`` (no executor hop
       through the sync path).
 
@@ -79,13 +111,13 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     ctxcompress as ``Chunk.score``; the metadata itself is kept unchanged).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    compressor: Any = Field(default_factory=default_pipeline)
+    compressor: CompressorField = Field(default_factory=default_pipeline)
     """A ``ctxcompress.Compressor`` or ``Pipeline`` (default: ``ctxcompress.default_pipeline()``)."""
-    budget: Any = Field(default=None, validate_default=True)
+    budget: BudgetField = Field(default=None, validate_default=True)
     """``ctxcompress.Budget``, an int (max tokens), a float in (0, 1] (kept fraction) or None (no cap)."""
-    counter: Any = None
+    counter: CounterField = None
     """Token counter: a model or encoding name (``"gpt-4o"``, ``"o200k_base"``), a TokenCounter, or None."""
     score_key: str | None = "relevance_score"
     """Metadata key of the retriever's relevance score, read into ``Chunk.score`` (None: ignore)."""
@@ -93,14 +125,26 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     """Metadata key of the per-document compression summary."""
 
     _last_report: SavingsReport | None = PrivateAttr(default=None)
-    _warned_no_query: bool = PrivateAttr(default=False)
 
     # ------------------------------------------------------------------ validation
+    @model_validator(mode="before")
+    @classmethod
+    def _check_names(cls, data: Any) -> Any:
+        """A misspelt keyword fails, naming the close field (``budgett`` -> ``budget``)."""
+        if isinstance(data, Mapping):
+            known = [name for name in cls.model_fields]
+            unknown = [str(k) for k in data if k not in known]
+            if unknown:
+                raise ValueError(_unknown_message(cls.__name__, unknown, known))
+        return data
+
     @field_validator("compressor", mode="before")
     @classmethod
     def _check_compressor(cls, value: Any) -> Compressor:
         if value is None:
             return default_pipeline()
+        if isinstance(value, Mapping):  # Compressor.to_dict() data (from dumpd/loads): registered types only
+            return Compressor.from_dict(value)
         if not isinstance(value, Compressor):
             raise ValueError(
                 f"compressor must be a ctxcompress Compressor or Pipeline, got {type(value).__name__}; "
@@ -111,6 +155,11 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     @field_validator("budget", mode="before")
     @classmethod
     def _check_budget(cls, value: Any) -> Budget:
+        if isinstance(value, Mapping):  # Budget.to_dict() data
+            try:
+                return Budget(**value)
+            except TypeError as exc:  # unknown or non-string keys: a validation error, not a crash
+                raise ValueError(f"budget must be Budget.to_dict() data, got keys {sorted(map(str, value))}") from exc
         return Budget.coerce(value)  # ConfigError is a ValueError: pydantic reports it
 
     @field_validator("metadata_key")
@@ -120,7 +169,52 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
             raise ValueError("metadata_key must be a non-empty string")
         return value
 
+    # ------------------------------------------------------------------ serialisation
+    @field_serializer("compressor")
+    def _dump_compressor(self, value: Compressor) -> dict[str, Any]:
+        return value.to_dict()
+
+    @field_serializer("budget")
+    def _dump_budget(self, value: Budget) -> dict[str, Any]:
+        return value.to_dict()
+
+    @field_serializer("counter")
+    def _dump_counter(self, value: Any) -> Any:
+        return _counter_name(value)
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """True: ``langchain_core.load.dumpd`` / ``dumps`` write the configuration, ``loads`` rebuilds it."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_ctxcompress"]``: the class loads from the package's public name."""
+        return ["langchain_ctxcompress"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        """LangChain's serialised form, with the compressor as ctxcompress's own ``to_dict`` data.
+
+        ``loads(dumps(c), allowed_objects=[CtxCompressor], valid_namespaces=["langchain_ctxcompress"])``
+        rebuilds it; the compressor comes back through ``Compressor.from_dict``, which builds
+        registered ctxcompress types only (a ``ConfigError`` naming any other).
+        """
+        data = super().to_json()
+        if data["type"] != "constructor":
+            return data
+        kwargs: dict[str, Any] = dict(data["kwargs"])
+        kwargs["compressor"] = self.compressor.to_dict()
+        kwargs["budget"] = self.budget.to_dict()
+        if "counter" in kwargs:
+            kwargs["counter"] = _counter_name(self.counter)
+        data["kwargs"] = kwargs  # a fresh dict from super(), which also set "name"
+        return data
+
     # ------------------------------------------------------------------ results
+    def warm_up(self) -> None:
+        """Load the compressor's models now (the first call would otherwise pay for it)."""
+        self.compressor.warm_up()
+
     @property
     def last_report(self) -> SavingsReport | None:
         """The savings report of the most recent call (None before the first one)."""
@@ -186,11 +280,9 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     # ------------------------------------------------------------------ internals
     def _record(self, result: CompressionResult, *, query_given: bool) -> SavingsReport:
         report = result.report
-        if not query_given:
+        if not query_given:  # every report says so; Python shows the warning once per place by default
             report = dataclasses.replace(report, warnings=(*report.warnings, _NO_QUERY_WARNING))
-            if not self._warned_no_query:  # logged once per compressor; every report says it
-                logger.warning("ctxcompress: %s", _NO_QUERY_WARNING)
-                self._warned_no_query = True
+            warnings.warn(_NO_QUERY_WARNING, NoQueryWarning, stacklevel=3)
         self._last_report = report
         return report
 
@@ -235,6 +327,18 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
 
 
 # ---------------------------------------------------------------------- helpers
+def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown field(s) for {owner}: {', '.join(parts)}; the fields are {', '.join(sorted(known))}"
+
+
+def _counter_name(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else getattr(value, "name", repr(value))
+
+
 def _as_documents(documents: Document | Sequence[Any]) -> list[Document]:
     if isinstance(documents, Document):
         return [documents]

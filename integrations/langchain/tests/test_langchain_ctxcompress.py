@@ -209,8 +209,9 @@ def test_runnable_inputs(docs: list[Document]) -> None:
     by_question = comp.invoke({"documents": docs, "question": QUERY})
     assert [d.page_content for d in by_question] == [d.page_content for d in by_dict]
     assert comp.last_report is not None and not comp.last_report.warnings
-    # a retriever's output alone: compressed without a query, and the report says so
-    comp.invoke(docs)
+    # a retriever's output alone: compressed without a query, with a warning, and the report says so
+    with pytest.warns(langchain_ctxcompress.NoQueryWarning, match="with_retriever"):
+        comp.invoke(docs)
     assert comp.last_report is not None
     assert any("no query given" in w for w in comp.last_report.warnings)
     with pytest.raises(TypeError, match="with_retriever"):
@@ -232,8 +233,9 @@ def test_lcel_composition(docs: list[Document]) -> None:
     assert [d.page_content for d in chain.invoke(QUERY)] == expected
     assert [d.page_content for d in comp.with_retriever(retriever).invoke(QUERY)] == expected
     assert [d.page_content for d in asyncio.run(comp.with_retriever(retriever).ainvoke(QUERY))] == expected
-    plain = retriever | comp  # composes; query-agnostic
-    assert plain.invoke(QUERY)
+    plain = retriever | comp  # composes, but query-agnostic: a clear warning names the right composition
+    with pytest.warns(langchain_ctxcompress.NoQueryWarning, match=r"retriever \| compressor"):
+        assert plain.invoke(QUERY)
     formatted = comp.with_retriever(retriever) | RunnableLambda(lambda ds: "\n\n".join(d.page_content for d in ds))
     assert formatted.invoke(QUERY) == "\n\n".join(expected)
 

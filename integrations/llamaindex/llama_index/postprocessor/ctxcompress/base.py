@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Union
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer, field_validator
+from llama_index.core.bridge.pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 
-from ctxcompress import Budget, Chunk, CompressionResult, Compressor, SavingsReport, default_pipeline
+from ctxcompress import (
+    Budget,
+    Chunk,
+    CompressionResult,
+    Compressor,
+    SavingsReport,
+    TokenCounter,
+    default_pipeline,
+)
 
 __all__ = ["METADATA_KEY", "CtxCompressEndEvent", "CtxCompressPostprocessor"]
 
@@ -23,6 +40,32 @@ METADATA_KEY = "ctxcompress"
 dispatcher = get_dispatcher(__name__)
 
 _NO_QUERY_WARNING = "no query given: the nodes were compressed without one (pass query_str= or a query_bundle)"
+
+
+# JSON schemas for the ctxcompress objects (pydantic cannot derive one from an arbitrary class)
+CompressorField = Annotated[
+    Compressor,
+    WithJsonSchema(
+        {"type": "object", "description": "ctxcompress Compressor or Pipeline, as Compressor.to_dict() data"}
+    ),
+]
+BudgetField = Annotated[
+    Budget,
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "max_tokens": {"type": ["integer", "null"]},
+                "fraction": {"type": ["number", "null"]},
+            },
+            "description": "ctxcompress Budget (also accepted: an int of tokens, a float fraction, None)",
+        }
+    ),
+]
+CounterField = Annotated[
+    Union[str, TokenCounter, None],  # noqa: UP007 - a runtime annotation for pydantic
+    WithJsonSchema({"type": ["string", "null"], "description": "model or encoding name, or a TokenCounter"}),
+]
 
 
 class CtxCompressEndEvent(BaseEvent):
@@ -56,16 +99,18 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     the compressor's own ``acompress``.
     """
 
-    compressor: Any = Field(
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    compressor: CompressorField = Field(
         default_factory=default_pipeline,
         description="A ctxcompress Compressor or Pipeline (default: ctxcompress.default_pipeline()).",
     )
-    budget: Any = Field(
+    budget: BudgetField = Field(
         default=None,
         validate_default=True,
         description="ctxcompress.Budget, an int (max tokens), a float in (0, 1] (kept fraction) or None.",
     )
-    counter: Any = Field(
+    counter: CounterField = Field(
         default=None,
         description="Token counter: a model or encoding name ('gpt-4o', 'o200k_base'), a TokenCounter, or None.",
     )
@@ -88,6 +133,18 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         if isinstance(compressor, Mapping):
             merged["compressor"] = _compressor_from_config(compressor)
         return super().from_dict(merged)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_names(cls, data: Any) -> Any:
+        """A misspelt keyword fails, naming the close field (``budgett`` -> ``budget``)."""
+        if isinstance(data, Mapping):
+            known = list(cls.model_fields)
+            unknown = [str(k) for k in data if k not in known and k != "class_name"]  # class_name: to_dict()'s tag
+            if unknown:
+                raise ValueError(_unknown_message(cls.__name__, unknown, known))
+            data = {k: v for k, v in data.items() if k != "class_name"}
+        return data
 
     @field_validator("compressor", mode="before")
     @classmethod
@@ -133,6 +190,10 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         return value if value is None or isinstance(value, str) else getattr(value, "name", repr(value))
 
     # ------------------------------------------------------------------ results
+    def warm_up(self) -> None:
+        """Load the compressor's models now (the first query would otherwise pay for it)."""
+        self.compressor.warm_up()
+
     @property
     def last_report(self) -> SavingsReport | None:
         """The savings report of the most recent call (None before the first one)."""
@@ -216,6 +277,14 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
 
 
 # ---------------------------------------------------------------------- helpers
+def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown field(s) for {owner}: {', '.join(parts)}; the fields are {', '.join(sorted(known))}"
+
+
 def _compressor_from_config(data: Mapping[str, Any]) -> Compressor:
     """A compressor from its ``to_dict`` data, through ctxcompress's registry of types: nothing that is
     not a registered type is imported or called (``ctxcompress.ConfigError`` naming it otherwise)."""
