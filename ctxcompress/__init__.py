@@ -21,7 +21,7 @@ from ._compressors.relevance_filter import HybridWeights, RelevanceFilter
 from ._core.compressor import Compressor
 from ._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
 from ._core.pipeline import Pipeline, load_config
-from ._core.protocols import LLM, Embedder, Scorer, TokenCounter
+from ._core.protocols import LLM, Embedder, Scorer, TokenCounter, embedder_identity
 from ._core.registry import register_type
 from ._core.report import ChunkReport, SavingsReport, StageReport
 from ._core.result import CompressionResult
@@ -41,6 +41,12 @@ _LAZY: dict[str, str] = {
     "parse_refiner_output": "._refiner.parser",
     "AttentionFilter": "._lm.attention_filter",
     "TokenPruner": "._lm.token_pruner",
+    "VectorStore": "._backends.store",
+    "StoredEmbedder": "._backends.store",
+    "StoreInfo": "._backends.store",
+    "open_store": "._backends.store",
+    "index_chunks": "._index",
+    "IndexReport": "._index",
 }
 
 
@@ -78,6 +84,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ExtractRestructure",
     "HFTokenizerCounter",
     "HybridWeights",
+    "IndexReport",
     "InputError",
     "KGSchemaPruner",
     "LLM",
@@ -95,18 +102,24 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "SentenceTransformerEmbedder",
     "Span",
     "StageReport",
+    "StoreInfo",
+    "StoredEmbedder",
     "Summarizer",
     "TiktokenCounter",
     "TokenCounter",
     "TokenPruner",
+    "VectorStore",
     "__version__",
     "default_embedder",
     "default_pipeline",
+    "embedder_identity",
     "for_model",
     "get_counter",
     "get_embedder",
+    "index_chunks",
     "load_config",
     "load_graph",
+    "open_store",
     "parse_refiner_output",
     "register_type",
     "split_sentences",

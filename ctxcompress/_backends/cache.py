@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from .._core.deps import PicklableLazy
 from .._core.errors import BackendError, ConfigError
-from .._core.protocols import Embedder
+from .._core.protocols import Embedder, embedder_identity
 from .checks import _check_positive, _empty, _wrap_backend_error, check_texts
 
 __all__ = ["CachedEmbedder", "EmbeddingCacheInfo"]
@@ -66,6 +66,11 @@ class CachedEmbedder(PicklableLazy):
     @property
     def name(self) -> str:
         return self.base.name
+
+    @property
+    def identity(self) -> str:
+        """The wrapped embedder's identity (see :func:`~ctxcompress.embedder_identity`)."""
+        return embedder_identity(self.base)
 
     @property
     def dimension(self) -> int | None:

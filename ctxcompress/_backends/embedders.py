@@ -26,7 +26,7 @@ from .._core.errors import BackendError, ConfigError, MissingDependencyError
 from .._core.protocols import Embedder
 from . import assets
 from .cache import CachedEmbedder
-from .checks import _check_positive, _empty, _wrap_backend_error, check_texts
+from .checks import _check_positive, _empty, _wrap_backend_error, check_texts, file_digest
 from .onnx import OnnxModel, _locate_onnx
 
 __all__ = [
@@ -154,6 +154,20 @@ class SentenceTransformerEmbedder(PicklableLazy):
         """The vector size, known for the default model and after loading (else None)."""
         return self._dimension
 
+    @property
+    def identity(self) -> str:
+        """What this embedder's vectors depend on, stable across processes (the key of a
+        :class:`~ctxcompress.VectorStore`): the digest of the local weights file (else the hub id)
+        and ``normalize``. Reads no model."""
+        path = resolve_model_path(self.model)
+        where = path
+        folder = Path(path)
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (folder / name).is_file():
+                where = file_digest(folder / name)
+                break
+        return f"st:{where}:normalize={self.normalize}"
+
     def warm_up(self) -> None:
         """Load the model now instead of on the first ``encode``."""
         self._load()
@@ -274,6 +288,7 @@ class OnnxEmbedder(PicklableLazy):
         self._pooling: Pooling = pooling or (preset.pooling if preset else "mean")
         self._query_prefix = query_prefix if query_prefix is not None else (preset.query_prefix if preset else "")
         self._dimension: int | None = preset.dimension if preset and onnx_path is None else None
+        self._identity: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -291,6 +306,19 @@ class OnnxEmbedder(PicklableLazy):
     def dimension(self) -> int | None:
         """The vector size, known for presets and after loading (else None)."""
         return self._dimension
+
+    @property
+    def identity(self) -> str:
+        """What this embedder's vectors depend on, stable across processes (the key of a
+        :class:`~ctxcompress.VectorStore`): the digests of the ONNX and tokenizer files, the pooling
+        and ``max_length`` (the vectors are L2-normalised). Hashes the files once; loads no session."""
+        if self._identity is None:
+            presets = {k: v.files for k, v in _EMBED_PRESETS.items()}
+            onnx_file, tok_file = _locate_onnx(self.model, self.onnx_path, self.tokenizer_path, presets)
+            self._identity = (
+                f"onnx:{file_digest(onnx_file)}:{file_digest(tok_file)}:{self._pooling}:max_length={self.max_length}"
+            )
+        return self._identity
 
     def warm_up(self) -> None:
         """Load the ONNX session and tokenizer now instead of on the first ``encode``."""

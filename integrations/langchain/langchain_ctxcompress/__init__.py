@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from ._compressor import METADATA_KEY, REPORT_EVENT, CompressorInput, CtxCompressor
+from ._compressor import METADATA_KEY, REPORT_EVENT, CompressorInput, CtxCompressIndexer, CtxCompressor
 
 __version__ = "0.1.0"
 
-__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "REPORT_EVENT", "__version__"]  # noqa: RUF022 - plain sorted
+__all__ = ["CompressorInput", "CtxCompressIndexer", "CtxCompressor", "METADATA_KEY", "REPORT_EVENT", "__version__"]  # noqa: RUF022 - plain sorted

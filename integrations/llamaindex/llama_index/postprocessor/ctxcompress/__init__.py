@@ -8,7 +8,8 @@
 """
 
 from llama_index.postprocessor.ctxcompress.base import METADATA_KEY, CtxCompressEndEvent, CtxCompressPostprocessor
+from llama_index.postprocessor.ctxcompress.indexer import CtxCompressIndexer
 
 __version__ = "0.1.0"
 
-__all__ = ["CtxCompressEndEvent", "CtxCompressPostprocessor", "METADATA_KEY", "__version__"]  # noqa: RUF022 - plain sorted
+__all__ = ["CtxCompressEndEvent", "CtxCompressIndexer", "CtxCompressPostprocessor", "METADATA_KEY", "__version__"]  # noqa: RUF022 - plain sorted

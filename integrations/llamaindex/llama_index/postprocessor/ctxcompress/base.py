@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 
-from ctxcompress import Budget, Chunk, CompressionResult, Compressor, SavingsReport, default_pipeline
+from ctxcompress import Budget, Chunk, CompressionResult, Compressor, SavingsReport, VectorStore, default_pipeline
 
 __all__ = ["METADATA_KEY", "CtxCompressEndEvent", "CtxCompressPostprocessor"]
 
@@ -70,6 +71,11 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         description="Token counter: a model or encoding name ('gpt-4o', 'o200k_base'), a TokenCounter, or None.",
     )
     metadata_key: str = Field(default=METADATA_KEY, description="Metadata key of the per-node summary.")
+    store: Any = Field(
+        default=None,
+        description="A ctxcompress.VectorStore (or its file path) of sentence vectors precomputed by "
+        "CtxCompressIndexer / ctxcompress.index_chunks; None: embed everything per call.",
+    )
 
     _last_report: SavingsReport | None = PrivateAttr(default=None)
 
@@ -120,6 +126,18 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
             raise ValueError("metadata_key must be a non-empty string")
         return value
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def _check_store(cls, value: Any) -> Any:
+        return coerce_store(value)
+
+    @field_serializer("store")
+    def _dump_store(self, value: Any) -> Any:
+        return None if value is None else getattr(value, "path", repr(value))
+
+    def _store_kw(self) -> dict[str, Any]:
+        return {} if self.store is None else {"store": self.store}
+
     @field_serializer("compressor")
     def _dump_compressor(self, value: Compressor) -> dict[str, Any]:
         return value.to_dict()
@@ -146,7 +164,9 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else ""
         chunks, origin, passthrough = _to_chunks(nodes)
-        result = self.compressor.compress(chunks, query=query, budget=self.budget, counter=self.counter)
+        result = self.compressor.compress(
+            chunks, query=query, budget=self.budget, counter=self.counter, **self._store_kw()
+        )
         return self._finish(result, query, nodes, origin, passthrough)
 
     async def _apostprocess_nodes(
@@ -156,7 +176,9 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else ""
         chunks, origin, passthrough = _to_chunks(nodes)
-        result = await self.compressor.acompress(chunks, query=query, budget=self.budget, counter=self.counter)
+        result = await self.compressor.acompress(
+            chunks, query=query, budget=self.budget, counter=self.counter, **self._store_kw()
+        )
         return self._finish(result, query, nodes, origin, passthrough)
 
     # ------------------------------------------------------------------ internals
@@ -216,6 +238,17 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
 
 
 # ---------------------------------------------------------------------- helpers
+def coerce_store(value: Any) -> Any:
+    """``None``, a ``ctxcompress.VectorStore``, or one opened from a file path."""
+    if value is None or isinstance(value, VectorStore):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return VectorStore(value)
+    if callable(getattr(value, "encode", None)):
+        return value
+    raise ValueError(f"store must be a ctxcompress.VectorStore or its file path, got {type(value).__name__}")
+
+
 def _compressor_from_config(data: Mapping[str, Any]) -> Compressor:
     """A compressor from its ``to_dict`` data, through ctxcompress's registry of types: nothing that is
     not a registered type is imported or called (``ctxcompress.ConfigError`` naming it otherwise)."""
