@@ -256,3 +256,13 @@ def test_cli_index_then_compress_with_store(
     assert main(args) == 0
     assert capsys.readouterr().out == with_store
     assert VectorStore(db).count() == 6  # the query was not stored
+
+
+def test_long_context_reorder_embedding_texts() -> None:
+    from ctxcompress import LongContextReorder
+
+    chunks = coerce_chunks(CHUNKS)
+    [(_, texts)] = LongContextReorder(embedder=FakeEmbedder()).embedding_texts(chunks)
+    assert texts[0] == "Paris: " + CHUNKS[0]["text"] and texts[2] == CHUNKS[2]["text"]
+    scored = [c.replace(score=1.0) for c in chunks]
+    assert LongContextReorder(embedder=FakeEmbedder(), use_scores=True).embedding_texts(scored) == []
