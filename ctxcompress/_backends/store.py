@@ -47,6 +47,9 @@ _SCHEMA = (
 _PAGE_SIZE = {"float16": 4096, "float32": 16384}  # measured: the smallest file per vector of each
 
 
+_INHERITED: list[sqlite3.Connection] = []  # kept referenced so that garbage collection never closes them
+
+
 def text_key(text: str) -> bytes:
     """The 16-byte key of ``text`` in the store (BLAKE2b of its UTF-8 bytes)."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
@@ -117,8 +120,11 @@ class VectorStore:
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn
+        if conn is not None:
+            if getattr(self._local, "pid", None) == os.getpid():
+                return conn
+            # a connection inherited through fork: never use nor close it in this process (SQLite's rule)
+            _INHERITED.append(conn)
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -132,8 +138,11 @@ class VectorStore:
     def close(self) -> None:
         """Close this thread's connection (others close when their thread or the process ends)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            conn.close()
+        if conn is not None:
+            if getattr(self._local, "pid", None) == os.getpid():
+                conn.close()
+            else:
+                _INHERITED.append(conn)
         self._local.conn = None
 
     def _retry(self, fn: Any) -> Any:

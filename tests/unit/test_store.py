@@ -266,3 +266,29 @@ def test_long_context_reorder_embedding_texts() -> None:
     assert texts[0] == "Paris: " + CHUNKS[0]["text"] and texts[2] == CHUNKS[2]["text"]
     scored = [c.replace(score=1.0) for c in chunks]
     assert LongContextReorder(embedder=FakeEmbedder(), use_scores=True).embedding_texts(scored) == []
+
+
+def _worker_same_object(store: VectorStore, seed: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        emb = FakeEmbedder(dim=32)
+        for i in range(10):
+            store.encode(emb, [f"text {seed}-{i}", "shared"])
+        out.put(None)
+    except BaseException as exc:
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_forked_children_reopen_the_parents_store(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "v.db")
+    store.encode(FakeEmbedder(dim=32), ["parent"])  # the parent holds an open connection
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_worker_same_object, args=(store, seed, out)) for seed in range(3)]
+    for p in procs:
+        p.start()
+    errors = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert errors == [None] * 3
+    assert store.count() == 1 + 1 + 3 * 10  # the parent's connection still works
