@@ -73,8 +73,8 @@ class VectorStore:
     """Sentence vectors on disk, keyed by (embedder identity, exact text), shared by processes.
 
     ``VectorStore("vectors.db")`` opens the file, creating it when missing. ``dtype`` is how new
-    vectors are stored: ``"float16"`` (default for a new file: half the bytes, cosines within about
-    1e-3 of float32) or ``"float32"``; an existing file keeps the dtype it was created with (``None``
+    vectors are stored: ``"float16"`` (default for a new file: half the bytes; the rounding effect on
+    cosines and selection is in ``eval/RESULTS_store.md``) or ``"float32"``; an existing file keeps the dtype it was created with (``None``
     takes it; another value is a :class:`ConfigError`). ``timeout`` is how many seconds a writer
     waits for another one before failing.
 
