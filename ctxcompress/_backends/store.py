@@ -74,9 +74,9 @@ class VectorStore:
 
     ``VectorStore("vectors.db")`` opens the file, creating it when missing. ``dtype`` is how new
     vectors are stored: ``"float16"`` (default for a new file: half the bytes; the rounding effect on
-    cosines and selection is in ``eval/RESULTS_store.md``) or ``"float32"``; an existing file keeps the dtype it was created with (``None``
-    takes it; another value is a :class:`ConfigError`). ``timeout`` is how many seconds a writer
-    waits for another one before failing.
+    cosines and selection is in ``eval/RESULTS_store.md``) or ``"float32"``; an existing file keeps
+    the dtype it was created with (``None`` takes it; another value is a :class:`ConfigError`).
+    ``timeout`` is how many seconds a writer waits for another one before failing.
 
     :meth:`encode` is the one call most code needs: it returns the vectors of ``texts`` for an
     embedder, reading those already stored and embedding (then writing back) only the rest. Pass
