@@ -11,6 +11,8 @@ tiktoken) load on first use, and a missing one raises an error naming the extra 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._backends.cache import CachedEmbedder
 from ._backends.embedders import OnnxEmbedder, SentenceTransformerEmbedder, default_embedder, get_embedder
 from ._backends.scorers import BM25Scorer, EmbeddingScorer, OnnxCrossEncoder
@@ -21,7 +23,7 @@ from ._compressors.relevance_filter import HybridWeights, RelevanceFilter
 from ._core.compressor import Compressor
 from ._core.errors import BackendError, ConfigError, CtxCompressError, InputError, MissingDependencyError
 from ._core.pipeline import Pipeline, load_config
-from ._core.protocols import LLM, Embedder, Scorer, TokenCounter
+from ._core.protocols import LLM, Embedder, Scorer, TokenCounter, embedder_identity
 from ._core.registry import register_type
 from ._core.report import ChunkReport, SavingsReport, StageReport
 from ._core.result import CompressionResult
@@ -29,6 +31,18 @@ from ._core.segment import Segment, split_sentences, split_words
 from ._core.types import Budget, Chunk, Span
 from ._demo import default_pipeline
 from ._version import __version__
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors (nothing is imported)
+    from ._backends.store import StoredEmbedder, StoreInfo, VectorStore, open_store
+    from ._compressors.semantic_compressor import SemanticCompressor
+    from ._compressors.summarizer import Summarizer
+    from ._index import IndexReport, index_chunks
+    from ._kg.loaders import load_graph
+    from ._kg.pruner import KGSchemaPruner
+    from ._lm.attention_filter import AttentionFilter
+    from ._lm.token_pruner import TokenPruner
+    from ._refiner.extract_restructure import ExtractRestructure
+    from ._refiner.parser import parse_refiner_output
 
 # compressors whose modules pull optional dependencies load on first access
 _LAZY: dict[str, str] = {
@@ -40,6 +54,12 @@ _LAZY: dict[str, str] = {
     "parse_refiner_output": "._refiner.parser",
     "AttentionFilter": "._lm.attention_filter",
     "TokenPruner": "._lm.token_pruner",
+    "VectorStore": "._backends.store",
+    "StoredEmbedder": "._backends.store",
+    "StoreInfo": "._backends.store",
+    "open_store": "._backends.store",
+    "index_chunks": "._index",
+    "IndexReport": "._index",
 }
 
 
@@ -77,6 +97,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "ExtractRestructure",
     "HFTokenizerCounter",
     "HybridWeights",
+    "IndexReport",
     "InputError",
     "KGSchemaPruner",
     "LLM",
@@ -94,18 +115,24 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "SentenceTransformerEmbedder",
     "Span",
     "StageReport",
+    "StoreInfo",
+    "StoredEmbedder",
     "Summarizer",
     "TiktokenCounter",
     "TokenCounter",
     "TokenPruner",
+    "VectorStore",
     "__version__",
     "default_embedder",
     "default_pipeline",
+    "embedder_identity",
     "for_model",
     "get_counter",
     "get_embedder",
+    "index_chunks",
     "load_config",
     "load_graph",
+    "open_store",
     "parse_refiner_output",
     "register_type",
     "split_sentences",

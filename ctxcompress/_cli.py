@@ -1,4 +1,4 @@
-"""The ``ctxcompress`` command line: ``demo``, ``compress`` and ``kg``."""
+"""The ``ctxcompress`` command line: ``demo``, ``compress``, ``index`` and ``kg``."""
 
 from __future__ import annotations
 
@@ -275,8 +275,29 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     counter = _counter_arg(args)
     chunks = _read_input(args)
     comp = load_config(args.config) if args.config else default_pipeline()
-    res = comp.compress(chunks, query=args.query, budget=args.budget, counter=counter)
+    store = _open_store(args.store) if args.store else None
+    res = comp.compress(chunks, query=args.query, budget=args.budget, counter=counter, store=store)
     return _print_result(res, args)
+
+
+def _open_store(path: str) -> Any:
+    from ._backends.store import VectorStore
+
+    return VectorStore(path)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from ._core.pipeline import load_config
+    from ._index import index_chunks
+
+    chunks = _read_input(args)
+    comp = load_config(args.config) if args.config else None
+    with _open_store(args.store) as store:
+        report = index_chunks(chunks, store, compressor=comp)
+        info = store.info()
+    out = {**report.to_dict(), "dtype": info.dtype, "vectors": info.vectors, "file_bytes": info.file_bytes}
+    _emit(json.dumps(out, ensure_ascii=False, indent=None if args.compact else 2))
+    return 0
 
 
 def _cmd_kg(args: argparse.Namespace) -> int:
@@ -366,7 +387,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     c.add_argument("--compact", action="store_true", help="one-line JSON")
+    c.add_argument(
+        "--store",
+        default=None,
+        help="SQLite file of precomputed sentence vectors (ctxcompress index); misses are added",
+    )
     c.set_defaults(func=_cmd_compress)
+
+    x = sub.add_parser(
+        "index",
+        help="embed JSON-lines chunks into a vector store, for compress --store",
+        description="Read chunks (as for compress) and store, in the SQLite file --store, the vectors of every "
+        "text the pipeline (default, or --config) embeds when compressing them; already stored texts are "
+        "skipped. Prints a JSON summary.",
+    )
+    x.add_argument("--store", required=True, help="SQLite file of sentence vectors (created when missing)")
+    x.add_argument("--config", default=None, help="YAML/JSON pipeline configuration (default: fuse + filter)")
+    x.add_argument("--input", default=None, help="read chunks from this file instead of stdin")
+    x.add_argument("--input-format", choices=("jsonl", "text"), default="jsonl", help="as for compress")
+    x.add_argument("--compact", action="store_true", help="one-line JSON")
+    x.set_defaults(func=_cmd_index)
 
     k = sub.add_parser(
         "kg",

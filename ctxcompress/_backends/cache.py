@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from .._core.deps import PicklableLazy
 from .._core.errors import BackendError, ConfigError
-from .._core.protocols import Embedder
+from .._core.protocols import Embedder, embedder_identity
 from .checks import _check_positive, _empty, _wrap_backend_error, check_texts
 
 __all__ = ["CachedEmbedder", "EmbeddingCacheInfo"]
@@ -38,13 +38,10 @@ class CachedEmbedder(PicklableLazy):
     differently, else it shares ``encode``'s. At most ``max_entries`` vectors are kept per cache; the
     least recently used go first. Safe to share between threads.
 
-    This is also how sentence vectors are precomputed at indexing time: call ``encode`` once on all
-    the sentences of the corpus, keep this object, and pass it as the ``embedder`` of the compressors
-    used at query time; they then only embed the query::
-
-        embedder = CachedEmbedder(OnnxEmbedder(), max_entries=1_000_000)
-        embedder.encode(all_sentences)            # at indexing time
-        RelevanceFilter(embedder=embedder, ...)   # at query time: cache hits
+    The cache lives as long as the process. To precompute sentence vectors at indexing time and keep
+    them on disk for every process, use a :class:`~ctxcompress.VectorStore` with
+    :func:`~ctxcompress.index_chunks` and ``compress(..., store=...)``: it knows which strings each
+    compressor embeds.
     """
 
     def __init__(self, base: Embedder, *, max_entries: int = 100_000) -> None:
@@ -65,6 +62,11 @@ class CachedEmbedder(PicklableLazy):
     @property
     def name(self) -> str:
         return self.base.name
+
+    @property
+    def identity(self) -> str:
+        """The wrapped embedder's identity (see :func:`~ctxcompress.embedder_identity`)."""
+        return embedder_identity(self.base)
 
     @property
     def dimension(self) -> int | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._core.errors import BackendError, ConfigError, CtxCompressError, InputError
 
-__all__ = ["check_texts"]
+__all__ = ["check_texts", "file_digest"]
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
@@ -37,3 +40,26 @@ def _check_positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGEST_LOCK = threading.Lock()
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 16 hex digits of a file's SHA-256 (kept per path, size and mtime for the process)."""
+    p = Path(path).expanduser().resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    with _DIGEST_LOCK:
+        found = _DIGESTS.get(key)
+    if found is not None:
+        return found
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()[:16]
+    with _DIGEST_LOCK:
+        _DIGESTS[key] = digest
+    return digest

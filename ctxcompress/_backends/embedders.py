@@ -27,8 +27,8 @@ from .._core.log import timed
 from .._core.protocols import Embedder
 from . import assets
 from .cache import CachedEmbedder
-from .checks import _check_positive, _empty, _wrap_backend_error, check_texts
-from .onnx import OnnxBackend, OnnxModel
+from .checks import _check_positive, _empty, _wrap_backend_error, check_texts, file_digest
+from .onnx import OnnxBackend, OnnxModel, _locate_onnx
 
 __all__ = [
     "BGE_QUERY_PREFIX",
@@ -148,6 +148,20 @@ class SentenceTransformerEmbedder(PicklableLazy):
         """The vector size, known for the default model and after loading (else None)."""
         return self._dimension
 
+    @property
+    def identity(self) -> str:
+        """What this embedder's vectors depend on, stable across processes (the key of a
+        :class:`~ctxcompress.VectorStore`): the digest of the local weights file (else the hub id)
+        and ``normalize``. Reads no model."""
+        path = resolve_model_path(self.model)
+        where = path
+        folder = Path(path)
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (folder / name).is_file():
+                where = file_digest(folder / name)
+                break
+        return f"st:{where}:normalize={self.normalize}"
+
     def warm_up(self) -> None:
         """Load the model now instead of on the first ``encode``."""
         self._load()
@@ -254,6 +268,7 @@ class OnnxEmbedder(OnnxBackend):
         self._pooling: Pooling = pooling or (preset.pooling if preset else "mean")
         self._query_prefix = query_prefix if query_prefix is not None else (preset.query_prefix if preset else "")
         self._dimension: int | None = preset.dimension if preset and onnx_path is None else None
+        self._identity: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -275,6 +290,18 @@ class OnnxEmbedder(OnnxBackend):
     def _loaded(self, onnx: OnnxModel) -> None:
         if onnx.output_dim is not None:
             self._dimension = onnx.output_dim
+
+    @property
+    def identity(self) -> str:
+        """What this embedder's vectors depend on, stable across processes (the key of a
+        :class:`~ctxcompress.VectorStore`): the digests of the ONNX and tokenizer files, the pooling
+        and ``max_length`` (the vectors are L2-normalised). Hashes the files once; loads no session."""
+        if self._identity is None:
+            onnx_file, tok_file = _locate_onnx(self.model, self.onnx_path, self.tokenizer_path, self._presets())
+            self._identity = (
+                f"onnx:{file_digest(onnx_file)}:{file_digest(tok_file)}:{self._pooling}:max_length={self.max_length}"
+            )
+        return self._identity
 
     def _pool(self, out: NDArray[Any], mask: NDArray[np.int64]) -> NDArray[np.float32]:
         hidden = out.astype(np.float32, copy=False)

@@ -51,13 +51,23 @@ class LongContextReorder(Compressor):
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self._embedder_obj: Embedder | None = None
 
+    def _texts(self, chunks: Sequence[Chunk]) -> list[str]:
+        return [f"{chunk_title(c, self.title_key)}: {c.text}".lstrip(": ") for c in chunks]
+
+    def embedding_texts(self, chunks: Sequence[Chunk]) -> list[tuple[Embedder, list[str]]]:
+        """Each chunk's text, title-prefixed, as embedded when the chunks carry no retriever scores
+        (after another stage the chunks, hence the texts, differ: then misses are embedded at query time)."""
+        if self.use_scores and all(c.score is not None for c in chunks):
+            return []
+        return [(self._get_embedder(), self._texts(chunks))] if chunks else []
+
     def _relevance(self, chunks: list[Chunk], query: str, ctx: CallContext) -> list[float]:
         if self.use_scores and all(c.score is not None for c in chunks):
             return [float(c.score) for c in chunks if c.score is not None]
         if not query.strip():
             return [-float(i) for i in range(len(chunks))]
         emb = self._get_embedder()
-        texts = [f"{chunk_title(c, self.title_key)}: {c.text}".lstrip(": ") for c in chunks]
+        texts = self._texts(chunks)
         vecs = ctx.embed(emb, texts)
         qv = ctx.embed(emb, [query], queries=True)[0]
         return [float(x) for x in vecs @ qv]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,11 @@ class RedundancyFusion(Compressor):
 
     def warm_up(self) -> None:
         self._get_embedder().encode(["warm up"])
+
+    def embedding_texts(self, chunks: Sequence[Chunk]) -> list[tuple[Embedder, list[str]]]:
+        """Every sentence of ``chunks``, as embedded (a call embeds only those with a near-duplicate)."""
+        units = make_units(list(chunks), "sentence")
+        return [(self._get_embedder(), [u.text for u in units])] if units else []
 
     def _candidate_pairs(self, units: list[Unit], chunk_of: list[int]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Pairs that may be near-duplicates: word-set Jaccard >= ``lexical_prefilter`` (all pairs if 0).

@@ -109,6 +109,11 @@ def chunk_title(chunk: Chunk, key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _embedded_texts(units: Sequence[Unit], titles: Sequence[str]) -> list[str]:
+    """What the embedding scorers embed for each unit: ``"<chunk title>: <unit text>"``, or the text."""
+    return [f"{titles[u.chunk]}: {u.text}" if titles[u.chunk] else u.text for u in units]
+
+
 def _minmax(x: NDArray[np.float64]) -> NDArray[np.float64]:
     if x.size == 0:
         return x
@@ -179,6 +184,16 @@ class RelevanceFilter(Compressor):
         if self.scorer in ("hybrid", "embedding"):
             self._get_embedder().encode(["warm up"])
 
+    def embedding_texts(self, chunks: Sequence[Chunk]) -> list[tuple[Embedder, list[str]]]:
+        """The unit texts :meth:`score_units` embeds for ``chunks`` (title-prefixed when titled)."""
+        if not isinstance(self.scorer, str) or self.scorer == "bm25":
+            return []
+        units = make_units(list(chunks), self.granularity)
+        if not units:
+            return []
+        titles = [chunk_title(c, self.title_key) for c in chunks]
+        return [(self._get_embedder(), _embedded_texts(units, titles))]
+
     # ---------------------------------------------------------------- scoring
     def score_units(
         self, chunks: Sequence[Chunk], units: Sequence[Unit], query: str, ctx: CallContext
@@ -194,7 +209,7 @@ class RelevanceFilter(Compressor):
             return ctx.score(self.scorer, query, [u.text for u in units])
         if self.scorer == "bm25":
             return self._bm25(query, units, titles)
-        texts = [f"{titles[u.chunk]}: {u.text}" if titles[u.chunk] else u.text for u in units]
+        texts = _embedded_texts(units, titles)
         emb = self._get_embedder()
         vecs = ctx.embed(emb, texts)
         qv = ctx.embed(emb, [query], queries=True)[0]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from .context import CallContext
-from .defaults import resolve_counter, resolve_embedder
+from .context import CallContext, VectorSource
+from .defaults import resolve_counter, resolve_embedder, resolve_store
 from .errors import BackendError, ConfigError, InputError
 from .log import logger
 from .protocols import Embedder, TokenCounter
@@ -59,8 +60,15 @@ class Compressor(Configurable, ABC):
         query: str = "",
         budget: Budget | int | float | None = None,
         counter: TokenCounter | str | None = None,
+        store: VectorSource | str | os.PathLike[str] | None = None,
     ) -> CompressionResult:
-        """Compress ``chunks`` for ``query`` under ``budget``; see :class:`CompressionResult`."""
+        """Compress ``chunks`` for ``query`` under ``budget``; see :class:`CompressionResult`.
+
+        ``store``: a :class:`~ctxcompress.VectorStore` (or its file path) of precomputed sentence
+        vectors (:func:`~ctxcompress.index_chunks`): every stage reads its document vectors there, and
+        embeds and writes back only the missing ones. The output is the one without a store, up to the
+        store's float16 rounding.
+        """
         if query is None:
             query = ""
         if not isinstance(query, str):
@@ -68,7 +76,7 @@ class Compressor(Configurable, ABC):
         sources = coerce_chunks(chunks)
         validate_call_chunks(sources)
         budget_obj = Budget.coerce(budget)
-        ctx = CallContext(counter=resolve_counter(counter), sources=tuple(sources))
+        ctx = CallContext(counter=resolve_counter(counter), sources=tuple(sources), store=resolve_store(store))
         t0 = time.perf_counter()
         tokens_in = ctx.count(join_text(sources))
         cap = budget_obj.resolve(tokens_in)
@@ -102,14 +110,27 @@ class Compressor(Configurable, ABC):
         query: str = "",
         budget: Budget | int | float | None = None,
         counter: TokenCounter | str | None = None,
+        store: VectorSource | str | os.PathLike[str] | None = None,
     ) -> CompressionResult:
         """Async :meth:`compress` (runs the CPU-bound work in a worker thread)."""
         chunk_list = list(chunks)
-        return await asyncio.to_thread(self.compress, chunk_list, query=query, budget=budget, counter=counter)
+        return await asyncio.to_thread(
+            self.compress, chunk_list, query=query, budget=budget, counter=counter, store=store
+        )
 
     def warm_up(self) -> None:
         """Load models now rather than on the first call (no-op for model-free compressors)."""
         return None
+
+    def embedding_texts(self, chunks: Sequence[Chunk]) -> list[tuple[Embedder, list[str]]]:
+        """The document texts this compressor embeds when compressing ``chunks`` (a superset: a stage
+        may embed fewer), each list with the embedder it goes to; queries are not included.
+
+        :func:`ctxcompress.index_chunks` embeds them into a :class:`~ctxcompress.VectorStore` at
+        ingestion time, so that ``compress(..., store=)`` finds them. Empty here; compressors that
+        call an embedder override it with the very strings their scoring builds.
+        """
+        return []
 
     def __or__(self, other: Compressor) -> Compressor:
         """``a | b``: the pipeline of ``a`` then ``b`` (see :class:`~ctxcompress.Pipeline`)."""

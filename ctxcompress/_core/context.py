@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,7 +13,14 @@ from .errors import BackendError, CtxCompressError
 from .protocols import Embedder, Scorer, TokenCounter, backend_name, call_backend, check_scores, check_vectors
 from .types import Chunk
 
-__all__ = ["CallContext"]
+__all__ = ["CallContext", "VectorSource"]
+
+
+class VectorSource(Protocol):
+    """Where a call reads stored document vectors (a :class:`~ctxcompress.VectorStore`): ``encode``
+    returns the vectors of ``texts`` for ``embedder``, embedding and storing only the missing ones."""
+
+    def encode(self, embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
 @dataclass
@@ -27,6 +34,8 @@ class CallContext:
     scores: dict[str, float] = field(default_factory=dict)
     passthrough: bool = False
     """True inside a pipeline whose error policy is ``passthrough``."""
+    store: VectorSource | None = None
+    """Stored document vectors, read before any embedder is called (``compress(..., store=)``)."""
     _emb_cache: dict[tuple[int, bool, str], NDArray[np.float32]] = field(default_factory=dict)
     _emb_dim: dict[int, int] = field(default_factory=dict)
 
@@ -50,7 +59,8 @@ class CallContext:
         return n
 
     def embed(self, embedder: Embedder, texts: Sequence[str], *, queries: bool = False) -> NDArray[np.float32]:
-        """Embed ``texts`` once per call: repeated texts and texts seen by an earlier stage are reused.
+        """Embed ``texts`` once per call: repeated texts and texts seen by an earlier stage are reused,
+        and document vectors (not queries) come from :attr:`store` when the call has one.
 
         Every embedder call of a compressor goes through here: a fault, a wrong shape, a dimension
         that differs from the embedder's earlier vectors, or a NaN / infinite value raises
@@ -61,7 +71,12 @@ class CallContext:
         if missing:
             fn = getattr(embedder, "encode_queries", None) if queries else None
             what = f"embedder {backend_name(embedder)!r}" + (" (queries)" if fn is not None else "")
-            vecs = check_vectors(what, call_backend(what, fn or embedder.encode, missing), len(missing))
+            if self.store is not None and not queries:
+                store = self.store
+                raw = call_backend(what, lambda items: store.encode(embedder, items), missing)
+            else:
+                raw = call_backend(what, fn or embedder.encode, missing)
+            vecs = check_vectors(what, raw, len(missing))
             dim = self._emb_dim.setdefault(key0, vecs.shape[1])
             if vecs.shape[1] != dim:
                 raise BackendError(f"{what} returned vectors of dimension {vecs.shape[1]}, earlier {dim}")

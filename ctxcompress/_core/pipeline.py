@@ -9,6 +9,7 @@ from typing import Any
 from .compressor import Compressor, OnError
 from .context import CallContext
 from .errors import ConfigError
+from .protocols import Embedder
 from .report import StageReport
 from .result import join_text
 from .text import fit_to_budget
@@ -83,6 +84,14 @@ class Pipeline(Compressor):
     def warm_up(self) -> None:
         for _, step in self.steps:
             step.warm_up()
+
+    def embedding_texts(self, chunks: Sequence[Chunk]) -> list[tuple[Embedder, list[str]]]:
+        """Every step's :meth:`~ctxcompress.Compressor.embedding_texts` for ``chunks`` (later steps see
+        parts of the same sentences, so the input's sentences stand for theirs)."""
+        out: list[tuple[Embedder, list[str]]] = []
+        for _, step in self.steps:
+            out.extend(step.embedding_texts(chunks))
+        return out
 
     # ---------------------------------------------------------------- running
     def _compress(self, chunks: list[Chunk], *, query: str, cap: int | None, ctx: CallContext) -> list[Chunk]:

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from .errors import BackendError, CtxCompressError
 
-__all__ = ["LLM", "Embedder", "Scorer", "TokenCounter"]
+__all__ = ["LLM", "Embedder", "Scorer", "TokenCounter", "embedder_identity"]
 
 
 @runtime_checkable
@@ -49,6 +49,22 @@ class LLM(Protocol):
     """Any callable from a prompt to generated text."""
 
     def __call__(self, prompt: str) -> str: ...
+
+
+def embedder_identity(embedder: object) -> str:
+    """What makes ``embedder``'s vectors comparable across processes: its ``identity`` when it has one
+    (a non-empty str: the model file's digest and the settings that change vectors), else its ``name``.
+
+    Two embedders with the same identity must give the same vector for the same text; a
+    :class:`~ctxcompress.VectorStore` keys its vectors by it.
+    """
+    ident = getattr(embedder, "identity", None)
+    if isinstance(ident, str) and ident:
+        return ident
+    name = getattr(embedder, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return type(embedder).__qualname__
 
 
 # --------------------------------------------------------------------------- checked calls

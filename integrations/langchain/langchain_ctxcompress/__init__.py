@@ -12,11 +12,26 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from ._compressor import METADATA_KEY, REPORT_EVENT, CompressorInput, CtxCompressor, NoQueryWarning
+from ._compressor import (
+    METADATA_KEY,
+    REPORT_EVENT,
+    CompressorInput,
+    CtxCompressIndexer,
+    CtxCompressor,
+    NoQueryWarning,
+)
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("langchain-ctxcompress")
 except _metadata.PackageNotFoundError:  # imported from a checkout without installing
     __version__ = "0+unknown"
 
-__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "NoQueryWarning", "REPORT_EVENT", "__version__"]  # noqa: RUF022 - plain sorted
+__all__ = [  # noqa: RUF022 - plain sorted
+    "CompressorInput",
+    "CtxCompressIndexer",
+    "CtxCompressor",
+    "METADATA_KEY",
+    "NoQueryWarning",
+    "REPORT_EVENT",
+    "__version__",
+]

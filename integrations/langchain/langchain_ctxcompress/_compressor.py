@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import difflib
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun, Callbacks
-from langchain_core.documents import BaseDocumentCompressor, Document
+from langchain_core.documents import BaseDocumentCompressor, BaseDocumentTransformer, Document
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.retrievers import RetrieverLike
 from langchain_core.runnables import (
@@ -24,11 +26,38 @@ from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
 )
-from pydantic import ConfigDict, Field, PrivateAttr, WithJsonSchema, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from ctxcompress import Budget, Chunk, CompressionResult, Compressor, SavingsReport, TokenCounter, default_pipeline
+from ctxcompress import (
+    Budget,
+    Chunk,
+    CompressionResult,
+    Compressor,
+    IndexReport,
+    SavingsReport,
+    TokenCounter,
+    VectorStore,
+    default_pipeline,
+    index_chunks,
+)
 
-__all__ = ["CompressorInput", "CtxCompressor", "METADATA_KEY", "NoQueryWarning", "REPORT_EVENT"]  # noqa: RUF022 - plain sorted
+__all__ = [  # noqa: RUF022 - plain sorted
+    "CompressorInput",
+    "CtxCompressIndexer",
+    "CtxCompressor",
+    "METADATA_KEY",
+    "NoQueryWarning",
+    "REPORT_EVENT",
+]
 
 REPORT_EVENT = "ctxcompress_report"
 """Name of the custom callback event that carries the full savings report (``on_custom_event``)."""
@@ -123,6 +152,9 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     """Metadata key of the retriever's relevance score, read into ``Chunk.score`` (None: ignore)."""
     metadata_key: str = METADATA_KEY
     """Metadata key of the per-document compression summary."""
+    store: Any = None
+    """A ``ctxcompress.VectorStore`` (or its file path) of sentence vectors precomputed by
+    :class:`CtxCompressIndexer` / ``ctxcompress.index_chunks``; None: embed everything per call."""
 
     _last_report: SavingsReport | None = PrivateAttr(default=None)
 
@@ -182,6 +214,10 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     def _dump_counter(self, value: Any) -> Any:
         return _counter_name(value)
 
+    @field_serializer("store")
+    def _dump_store(self, value: Any) -> Any:
+        return _store_path(value)
+
     @classmethod
     def is_lc_serializable(cls) -> bool:
         """True: ``langchain_core.load.dumpd`` / ``dumps`` write the configuration, ``loads`` rebuilds it."""
@@ -207,8 +243,18 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
         kwargs["budget"] = self.budget.to_dict()
         if "counter" in kwargs:
             kwargs["counter"] = _counter_name(self.counter)
+        if "store" in kwargs:
+            kwargs["store"] = _store_path(self.store)
         data["kwargs"] = kwargs  # a fresh dict from super(), which also set "name"
         return data
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _check_store(cls, value: Any) -> Any:
+        return _coerce_store(value)
+
+    def _store_kw(self) -> dict[str, Any]:
+        return {} if self.store is None else {"store": self.store}
 
     # ------------------------------------------------------------------ results
     def warm_up(self) -> None:
@@ -230,7 +276,9 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
         """Compress ``documents`` for ``query``; see the class docstring for what each output holds."""
         docs = _as_documents(documents)
         chunks, origin = _to_chunks(docs, self.score_key)
-        result = self.compressor.compress(chunks, query=query or "", budget=self.budget, counter=self.counter)
+        result = self.compressor.compress(
+            chunks, query=query or "", budget=self.budget, counter=self.counter, **self._store_kw()
+        )
         report = self._record(result, query_given=bool(query))
         _emit(report, query, callbacks)
         return self._to_documents(result, report, docs, origin)
@@ -244,7 +292,9 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
         """Async :meth:`compress_documents`: awaits the compressor's own ``acompress``."""
         docs = _as_documents(documents)
         chunks, origin = _to_chunks(docs, self.score_key)
-        result = await self.compressor.acompress(chunks, query=query or "", budget=self.budget, counter=self.counter)
+        result = await self.compressor.acompress(
+            chunks, query=query or "", budget=self.budget, counter=self.counter, **self._store_kw()
+        )
         report = self._record(result, query_given=bool(query))
         await _aemit(report, query, callbacks)
         return self._to_documents(result, report, docs, origin)
@@ -326,6 +376,59 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
         return out
 
 
+class CtxCompressIndexer(BaseDocumentTransformer, BaseModel):
+    """A LangChain document transformer that precomputes, into a ``ctxcompress.VectorStore``, the
+    sentence vectors a :class:`CtxCompressor` with the same ``compressor`` will need for these documents.
+
+    Documents pass through unchanged (the same objects), so it slots in before
+    ``vectorstore.add_documents(indexer.transform_documents(docs))`` or into any pipeline of
+    transformers; at query time ``CtxCompressor(compressor=..., store=indexer.store)`` then embeds
+    only the query. The strings embedded are the ones the compressor's scorers build
+    (``ctxcompress.index_chunks``), from each document's ``page_content`` and ``metadata`` (its
+    ``title``), as ``CtxCompressor`` will see them. ``last_report`` is the last call's
+    ``ctxcompress.IndexReport``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    store: Any
+    """A ``ctxcompress.VectorStore`` or its file path (created when missing)."""
+    compressor: Any = Field(default_factory=default_pipeline)
+    """The ``ctxcompress.Compressor`` / ``Pipeline`` used at query time (default: ``default_pipeline()``)."""
+    score_key: str | None = "relevance_score"
+    """As in :class:`CtxCompressor` (read into ``Chunk.score``; does not change what is embedded)."""
+
+    _last_report: IndexReport | None = PrivateAttr(default=None)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _check_store(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("store is required: a ctxcompress.VectorStore or its file path")
+        return _coerce_store(value)
+
+    @field_validator("compressor", mode="before")
+    @classmethod
+    def _check_compressor(cls, value: Any) -> Compressor:
+        return CtxCompressor._check_compressor(value)
+
+    @property
+    def last_report(self) -> IndexReport | None:
+        """What the most recent call indexed (None before the first one)."""
+        return self._last_report
+
+    def transform_documents(self, documents: Sequence[Document], **kwargs: Any) -> Sequence[Document]:
+        """Store the vectors of ``documents``' sentences; return the documents unchanged."""
+        docs = _as_documents(documents)
+        chunks, _ = _to_chunks(docs, self.score_key)
+        self._last_report = index_chunks(chunks, self.store, compressor=self.compressor)
+        return docs
+
+    async def atransform_documents(self, documents: Sequence[Document], **kwargs: Any) -> Sequence[Document]:
+        """Async :meth:`transform_documents` (the embedding runs in a worker thread)."""
+        return await asyncio.to_thread(self.transform_documents, documents, **kwargs)
+
+
 # ---------------------------------------------------------------------- helpers
 def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
     parts = []
@@ -337,6 +440,20 @@ def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
 
 def _counter_name(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else getattr(value, "name", repr(value))
+
+
+def _store_path(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else getattr(value, "path", repr(value))
+
+
+def _coerce_store(value: Any) -> Any:
+    if value is None or isinstance(value, VectorStore):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return VectorStore(value)
+    if callable(getattr(value, "encode", None)):
+        return value
+    raise ValueError(f"store must be a ctxcompress.VectorStore or its file path, got {type(value).__name__}")
 
 
 def _as_documents(documents: Document | Sequence[Any]) -> list[Document]:

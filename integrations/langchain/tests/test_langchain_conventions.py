@@ -82,3 +82,13 @@ def test_warm_up_reaches_the_compressor() -> None:
     pipeline.warm_up = lambda: calls.append("warm")  # type: ignore[method-assign]
     CtxCompressor(compressor=pipeline).warm_up()
     assert calls == ["warm"]
+
+
+def test_store_serialises_as_its_path(tmp_path: Path) -> None:
+    from ctxcompress import VectorStore
+
+    path = str(tmp_path / "vectors.db")
+    c = CtxCompressor(compressor=fake_pipeline(), store=path)
+    assert json.loads(c.model_dump_json())["store"] == path
+    back = loads(dumps(c), allowed_objects=[CtxCompressor], valid_namespaces=["langchain_ctxcompress"])
+    assert isinstance(back.store, VectorStore) and back.store.path == path

@@ -10,10 +10,11 @@
 from importlib import metadata as _metadata
 
 from llama_index.postprocessor.ctxcompress.base import METADATA_KEY, CtxCompressEndEvent, CtxCompressPostprocessor
+from llama_index.postprocessor.ctxcompress.indexer import CtxCompressIndexer
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("llama-index-postprocessor-ctxcompress")
 except _metadata.PackageNotFoundError:  # imported from a checkout without installing
     __version__ = "0+unknown"
 
-__all__ = ["CtxCompressEndEvent", "CtxCompressPostprocessor", "METADATA_KEY", "__version__"]  # noqa: RUF022 - plain sorted
+__all__ = ["CtxCompressEndEvent", "CtxCompressIndexer", "CtxCompressPostprocessor", "METADATA_KEY", "__version__"]  # noqa: RUF022 - plain sorted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Union
 
@@ -29,6 +30,7 @@ from ctxcompress import (
     Compressor,
     SavingsReport,
     TokenCounter,
+    VectorStore,
     default_pipeline,
 )
 
@@ -115,6 +117,11 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
         description="Token counter: a model or encoding name ('gpt-4o', 'o200k_base'), a TokenCounter, or None.",
     )
     metadata_key: str = Field(default=METADATA_KEY, description="Metadata key of the per-node summary.")
+    store: Any = Field(
+        default=None,
+        description="A ctxcompress.VectorStore (or its file path) of sentence vectors precomputed by "
+        "CtxCompressIndexer / ctxcompress.index_chunks; None: embed everything per call.",
+    )
 
     _last_report: SavingsReport | None = PrivateAttr(default=None)
 
@@ -177,6 +184,18 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
             raise ValueError("metadata_key must be a non-empty string")
         return value
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def _check_store(cls, value: Any) -> Any:
+        return coerce_store(value)
+
+    @field_serializer("store")
+    def _dump_store(self, value: Any) -> Any:
+        return None if value is None else getattr(value, "path", repr(value))
+
+    def _store_kw(self) -> dict[str, Any]:
+        return {} if self.store is None else {"store": self.store}
+
     @field_serializer("compressor")
     def _dump_compressor(self, value: Compressor) -> dict[str, Any]:
         return value.to_dict()
@@ -207,7 +226,9 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else ""
         chunks, origin, passthrough = _to_chunks(nodes)
-        result = self.compressor.compress(chunks, query=query, budget=self.budget, counter=self.counter)
+        result = self.compressor.compress(
+            chunks, query=query, budget=self.budget, counter=self.counter, **self._store_kw()
+        )
         return self._finish(result, query, nodes, origin, passthrough)
 
     async def _apostprocess_nodes(
@@ -217,7 +238,9 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else ""
         chunks, origin, passthrough = _to_chunks(nodes)
-        result = await self.compressor.acompress(chunks, query=query, budget=self.budget, counter=self.counter)
+        result = await self.compressor.acompress(
+            chunks, query=query, budget=self.budget, counter=self.counter, **self._store_kw()
+        )
         return self._finish(result, query, nodes, origin, passthrough)
 
     # ------------------------------------------------------------------ internals
@@ -283,6 +306,17 @@ def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
         close = difflib.get_close_matches(name, known, n=1)
         parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return f"unknown field(s) for {owner}: {', '.join(parts)}; the fields are {', '.join(sorted(known))}"
+
+
+def coerce_store(value: Any) -> Any:
+    """``None``, a ``ctxcompress.VectorStore``, or one opened from a file path."""
+    if value is None or isinstance(value, VectorStore):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return VectorStore(value)
+    if callable(getattr(value, "encode", None)):
+        return value
+    raise ValueError(f"store must be a ctxcompress.VectorStore or its file path, got {type(value).__name__}")
 
 
 def _compressor_from_config(data: Mapping[str, Any]) -> Compressor:
