@@ -117,6 +117,15 @@ class RelevanceFilter(Compressor):
 
     ``weights``: the weights of the hybrid score, a :class:`HybridWeights` (or a mapping of some of
     its fields; ``None`` for the defaults), e.g. ``set_params(weights=HybridWeights(lead=0.05))``.
+
+    ``filler_ratio`` (``0``–``1``, default ``0.5``): no filler far below a unit that did not fit.
+    Once a unit is skipped because it does not fit the room left, a lower-ranked unit is kept only
+    when its score above the call's lowest score is at least ``filler_ratio`` times the skipped
+    unit's (:func:`~ctxcompress.extend.fill_under_cap`). So at a tiny budget the room the best
+    sentence did not fit in is not spent on an unrelated one: the best unit's head is kept instead
+    (with a warning), or nothing with ``min_keep=0`` (with a warning). At ordinary budgets the
+    units skipped are near the end of the ranking and their fillers score close to them, so the
+    rule rarely applies. ``0`` takes every unit that fits, as before.
     """
 
     def __init__(
@@ -134,6 +143,7 @@ class RelevanceFilter(Compressor):
         on_error: OnError = "raise",
         entity_hops: int = 0,
         weights: HybridWeights | Mapping[str, Any] | None = None,
+        filler_ratio: float = 0.5,
     ) -> None:
         validate_choice("granularity", granularity, ("sentence", "document"))
         if isinstance(scorer, str):
@@ -147,6 +157,7 @@ class RelevanceFilter(Compressor):
         validate_number("min_keep", min_keep, low=0, integer=True, allow_none=False)
         validate_choice("on_error", on_error, ("raise", "passthrough"))
         validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
+        validate_number("filler_ratio", filler_ratio, low=0, high=1, allow_none=False)
         if not isinstance(title_key, str):
             raise ConfigError("title_key must be a str ('' to ignore titles)")
         weights_obj = HybridWeights.coerce(weights)
@@ -162,6 +173,7 @@ class RelevanceFilter(Compressor):
         self.on_error = on_error
         self.entity_hops = entity_hops
         self.weights = weights_obj
+        self.filler_ratio = filler_ratio
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
@@ -252,8 +264,16 @@ class RelevanceFilter(Compressor):
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         eligible = self._eligible(scores, order)
         cost = [ctx.count(u.text) + 1 for u in units]
-        taken, used = fill_under_cap(eligible, cost.__getitem__, cap)
+        taken, used = fill_under_cap(
+            eligible, cost.__getitem__, cap, scores=scores.tolist(), filler_ratio=self.filler_ratio
+        )
+        refused = self._refused_fillers(eligible, taken, cost, used, cap)
         chosen = set(taken)
+        if refused and not chosen and self.min_keep == 0:
+            ctx.warnings.append(
+                f"nothing kept: the best unit is over the budget of {cap} tokens and no other scores near it "
+                f"(filler_ratio={self.filler_ratio})"
+            )
         if len(chosen) < self.min_keep:  # never empty for a non-empty input unless asked
             for i in order:
                 if len(chosen) >= self.min_keep:
@@ -284,8 +304,25 @@ class RelevanceFilter(Compressor):
             cid = chunks[ci].id
             if cid is not None:
                 ctx.scores[cid] = s
-        ctx.details.update({"units": len(units), "kept_units": len(chosen), "granularity": self.granularity})
+        ctx.details.update(
+            {
+                "units": len(units),
+                "kept_units": len(chosen),
+                "granularity": self.granularity,
+                "fillers_refused": refused,
+            }
+        )
         return out
+
+    @staticmethod
+    def _refused_fillers(
+        eligible: Sequence[int], taken: Sequence[int], cost: Sequence[int], used: int, cap: int | None
+    ) -> int:
+        """How many eligible units would have fitted the room left but were refused as fillers."""
+        if cap is None:
+            return 0
+        kept = set(taken)
+        return sum(1 for i in eligible if i not in kept and used + cost[i] <= cap)
 
     def _eligible(self, scores: NDArray[np.float64], order: list[int]) -> list[int]:
         keep = order
