@@ -147,6 +147,15 @@ class RelevanceFilter(Compressor):
 
     ``weights``: the weights of the hybrid score, a :class:`HybridWeights` (or a mapping of some of
     its fields; ``None`` for the defaults), e.g. ``set_params(weights=HybridWeights(lead=0.05))``.
+
+    ``filler_ratio`` (``0``–``1``, default ``0.5``): no filler far below a unit that did not fit.
+    Once a unit is skipped because it does not fit the room left, a lower-ranked unit is kept only
+    when its score above the call's lowest score is at least ``filler_ratio`` times the skipped
+    unit's (:func:`~ctxcompress.extend.fill_under_cap`). So at a tiny budget the room the best
+    sentence did not fit in is not spent on an unrelated one: the best unit's head is kept instead
+    (with a warning), or nothing with ``min_keep=0`` (with a warning). At ordinary budgets the
+    units skipped are near the end of the ranking and their fillers score close to them, so the
+    rule rarely applies. ``0`` takes every unit that fits, as before.
     """
 
     def __init__(
@@ -164,6 +173,7 @@ class RelevanceFilter(Compressor):
         on_error: OnError = "raise",
         entity_hops: int = 0,
         weights: HybridWeights | Mapping[str, Any] | None = None,
+        filler_ratio: float = 0.5,
     ) -> None:
         self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "document"))
         self.scorer = check_scorer(scorer)
@@ -175,6 +185,7 @@ class RelevanceFilter(Compressor):
         self.min_keep = validate_number("min_keep", min_keep, low=0, integer=True, allow_none=False)
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         self.entity_hops = validate_number("entity_hops", entity_hops, low=0, high=4, integer=True, allow_none=False)
+        self.filler_ratio = validate_number("filler_ratio", filler_ratio, low=0, high=1, allow_none=False)
         self.title_key = check_title_key(title_key)
         self.weights = HybridWeights.coerce(weights)
         self._embedder_obj: Embedder | None = None
@@ -289,8 +300,16 @@ class RelevanceFilter(Compressor):
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         eligible = self._eligible(scores, order)
         cost = [ctx.count(u.text) + 1 for u in units]
-        taken, used = fill_under_cap(eligible, cost.__getitem__, cap)
+        taken, used = fill_under_cap(
+            eligible, cost.__getitem__, cap, scores=scores.tolist(), filler_ratio=self.filler_ratio
+        )
+        refused = self._refused_fillers(eligible, taken, cost, used, cap)
         chosen = set(taken)
+        if refused and not chosen and self.min_keep == 0:
+            ctx.warnings.append(
+                f"nothing kept: the best unit is over the budget of {cap} tokens and no other scores near it "
+                f"(filler_ratio={self.filler_ratio})"
+            )
         if len(chosen) < self.min_keep:  # never empty for a non-empty input unless asked
             for i in order:
                 if len(chosen) >= self.min_keep:
@@ -313,8 +332,25 @@ class RelevanceFilter(Compressor):
                         "(cut at a sentence/word boundary)"
                     )
         record_chunk_scores(ctx.scores, chunks, units, scores)
-        ctx.details.update({"units": len(units), "kept_units": len(chosen), "granularity": self.granularity})
+        ctx.details.update(
+            {
+                "units": len(units),
+                "kept_units": len(chosen),
+                "granularity": self.granularity,
+                "fillers_refused": refused,
+            }
+        )
         return out
+
+    @staticmethod
+    def _refused_fillers(
+        eligible: Sequence[int], taken: Sequence[int], cost: Sequence[int], used: int, cap: int | None
+    ) -> int:
+        """How many eligible units would have fitted the room left but were refused as fillers."""
+        if cap is None:
+            return 0
+        kept = set(taken)
+        return sum(1 for i in eligible if i not in kept and used + cost[i] <= cap)
 
     def _eligible(self, scores: NDArray[np.float64], order: list[int]) -> list[int]:
         keep = order

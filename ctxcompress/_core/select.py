@@ -3,14 +3,16 @@
 A :class:`Unit` is a removable piece of a chunk (a sentence, a word, a small-model token, or the
 whole chunk). Compressors make units (:func:`make_units`, :func:`word_ranges`), score them their own
 way, then choose with the helpers here: :func:`fill_under_cap` (greedy, best first, each unit taken
-while its estimated cost still fits), :func:`drop_weakest` (the fewest weakest units dropped until
-the rendered text fits, since token counts are not additive), :func:`fit_ranked` (the longest
+while its estimated cost still fits, and, with ``filler_ratio``, none far below a unit that did not
+fit), :func:`drop_weakest` (the fewest weakest units dropped until the rendered text fits, since
+token counts are not additive), :func:`fit_ranked` (the longest
 prefix of a ranking whose rendering fits) and :func:`build_chunks` (the chunks restricted to the
 chosen units: verbatim, in source order, with spans).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -94,16 +96,38 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def fill_under_cap(order: Iterable[int], cost: Callable[[int], int], cap: int | None) -> tuple[list[int], int]:
+def fill_under_cap(
+    order: Iterable[int],
+    cost: Callable[[int], int],
+    cap: int | None,
+    *,
+    scores: Sequence[float] | None = None,
+    filler_ratio: float = 0.0,
+) -> tuple[list[int], int]:
     """Greedy fill: each unit of ``order`` (best first) is taken when ``used + cost(i)`` stays within
-    ``cap`` (``None``: no cap). Returns the units taken, in ``order``, and the cost used."""
+    ``cap`` (``None``: no cap). Returns the units taken, in ``order``, and the cost used.
+
+    No filler far below a unit that did not fit: with ``scores`` (indexed by unit, larger is better)
+    and ``filler_ratio`` in ``[0, 1]``, once a unit is skipped for lack of room, a later unit is
+    taken only when its score above the floor (the lowest of ``scores``) is at least
+    ``filler_ratio`` times that of the best unit skipped so far. ``0`` (the default) takes every
+    unit that fits; ``1`` takes nothing after the first skip that scores below it. So at a tiny
+    budget the room the best sentence did not fit in is not filled with an unrelated one.
+    """
     chosen: list[int] = []
     used = 0
+    floor: float | None = None
+    bar = -math.inf  # the score a filler must reach, raised at each skip
     for i in order:
         c = cost(i)
         if cap is None or used + c <= cap:
-            chosen.append(i)
-            used += c
+            if scores is None or scores[i] >= bar:
+                chosen.append(i)
+                used += c
+        elif scores is not None and filler_ratio > 0:
+            if floor is None:
+                floor = float(min(scores))
+            bar = max(bar, floor + filler_ratio * (float(scores[i]) - floor))
     return chosen, used
 
 

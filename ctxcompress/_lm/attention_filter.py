@@ -102,6 +102,10 @@ class AttentionFilter(Compressor):
     - ``window_tokens``: the longest prompt run at once (at most the model's maximum length); longer
       contexts are cut into windows (whole chunks where possible), each followed by the question.
     - ``rate``: the kept fraction when the call sets no budget (``None``: keep everything).
+    - ``filler_ratio`` (``0``–``1``, sentence granularity): once a sentence is skipped because it does not
+      fit the room left, a lower-ranked one is kept only when its score above the call's lowest is at
+      least ``filler_ratio`` times the skipped one's (as in :class:`~ctxcompress.RelevanceFilter`), so a
+      tiny budget keeps the best sentence's head rather than an unrelated sentence; ``0``: every fit.
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class AttentionFilter(Compressor):
         window_tokens: int = 2048,
         rate: float | None = 0.5,
         on_error: OnError = "raise",
+        filler_ratio: float = 0.5,
     ) -> None:
         check_model_spec(model)
         self.model = model
@@ -146,6 +151,7 @@ class AttentionFilter(Compressor):
         self.window_tokens = validate_number("window_tokens", window_tokens, low=64, integer=True, allow_none=False)
         self.rate = validate_number("rate", rate, low=0.0, high=1.0, low_inclusive=False)
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
+        self.filler_ratio = validate_number("filler_ratio", filler_ratio, low=0, high=1, allow_none=False)
 
     # ---------------------------------------------------------------- model
     def _lm(self) -> LoadedLM:
@@ -298,7 +304,10 @@ class AttentionFilter(Compressor):
     def _fill_sentences(
         self, chunks: Sequence[Chunk], units: Sequence[Unit], order: Sequence[int], cap: int, ctx: CallContext
     ) -> tuple[list[Chunk], int]:
-        chosen, _ = fill_under_cap(order, lambda i: ctx.count(units[i].text) + 1, cap)
+        scores = [u.score for u in units]
+        chosen, _ = fill_under_cap(
+            order, lambda i: ctx.count(units[i].text) + 1, cap, scores=scores, filler_ratio=self.filler_ratio
+        )
         if not chosen and order and cap > 0:
             chosen = [order[0]]  # the best sentence, cut to the budget by the base class
         out = build_chunks(chunks, units, chosen)

@@ -33,8 +33,8 @@ TUNING: dict[str, str] = {
 """Declared tuning questions per data set (the others are reporting questions).
 
 - ``hotpotqa-train`` (``hotpotqa_train100_hipporag``, 50 questions): ``all``. The hybrid
-  ``RelevanceFilter`` weights were chosen on this sample (``eval/tuning/sweep_relevance.py``); the
-  8 questions of ``ctxcompress/data/hotpotqa_demo.jsonl`` are among them.
+  ``RelevanceFilter`` weights were chosen on this sample (``eval/tuning/sweep_relevance.py``). The
+  demo's questions (``ctxcompress/data/hotpotqa_demo.jsonl``) are HotpotQA dev questions, not these.
 - ``musique`` (``musique_train100_hipporag``, 50 questions): ``half``: the ``ceil(n/2)`` questions
   that come first when the file's questions are ordered by ``stable_seed("tuning", name, id)`` (a
   fixed hash of the id, independent of ``--seed``, ``--limit`` and ``--sample``): 25 tuning, 25 report.

@@ -193,7 +193,8 @@ class _Source:
                     j += 1
                 if j == len(src):
                     break
-                j += 1
+                if tok == src[j] or not _cjk_fragment(tok, src[j]):
+                    j += 1  # a CJK fragment may be followed by another fragment of the same token
             else:
                 return True
         return False

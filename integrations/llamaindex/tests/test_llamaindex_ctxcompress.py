@@ -223,7 +223,7 @@ def test_vector_store_index_end_to_end(demo_index: VectorStoreIndex) -> None:
     from ctxcompress._core.answers import answer_in_context as answer_in
     from ctxcompress._demo import load_demo_sample
 
-    sample = load_demo_sample()[0]
+    sample = load_demo_sample()[1]  # a single-hop answer: this test is about the plumbing
     pp = CtxCompressPostprocessor(budget=Budget(fraction=0.3), counter="o200k_base")
     engine = demo_index.as_query_engine(llm=MockLLM(), node_postprocessors=[pp], similarity_top_k=8)
     response = engine.query(sample.question)
@@ -249,7 +249,7 @@ def test_vector_store_index_end_to_end(demo_index: VectorStoreIndex) -> None:
 def test_vector_store_index_async(demo_index: VectorStoreIndex) -> None:
     from ctxcompress._demo import load_demo_sample
 
-    question = load_demo_sample()[1].question
+    question = load_demo_sample()[0].question
     pp = CtxCompressPostprocessor(budget=200, counter="o200k_base")
     engine = demo_index.as_query_engine(llm=MockLLM(), node_postprocessors=[pp], similarity_top_k=6)
     response = asyncio.run(engine.aquery(question))
