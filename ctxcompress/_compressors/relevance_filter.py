@@ -117,6 +117,14 @@ class RelevanceFilter(Compressor):
 
     ``weights``: the weights of the hybrid score, a :class:`HybridWeights` (or a mapping of some of
     its fields; ``None`` for the defaults), e.g. ``set_params(weights=HybridWeights(lead=0.05))``.
+
+    Options of the selection (``_compressors.coverage``; off by default, measured in ``eval/RESULTS.md``):
+    ``redundancy`` > 0 takes units greedily by score minus ``redundancy`` times their largest cosine
+    to a unit already kept (MMR, Carbonell & Goldstein 1998; needs the ``"hybrid"`` or
+    ``"embedding"`` scorer), ``coverage`` > 0 adds ``coverage`` times the weight of the query words and
+    bridge names a unit is the first to cover (a submodular coverage objective, Lin & Bilmes 2011);
+    ``pronoun_context=True`` adds the sentence before a kept sentence that opens by pointing back
+    ("He", "It", "The film", ...) when it fits the budget (context-aware extraction, as in EXIT).
     """
 
     def __init__(
@@ -134,6 +142,9 @@ class RelevanceFilter(Compressor):
         on_error: OnError = "raise",
         entity_hops: int = 0,
         weights: HybridWeights | Mapping[str, Any] | None = None,
+        redundancy: float = 0.0,
+        coverage: float = 0.0,
+        pronoun_context: bool = False,
     ) -> None:
         validate_choice("granularity", granularity, ("sentence", "document"))
         if isinstance(scorer, str):
@@ -150,6 +161,10 @@ class RelevanceFilter(Compressor):
         if not isinstance(title_key, str):
             raise ConfigError("title_key must be a str ('' to ignore titles)")
         weights_obj = HybridWeights.coerce(weights)
+        validate_number("redundancy", redundancy, low=0, allow_none=False)
+        validate_number("coverage", coverage, low=0, allow_none=False)
+        if not isinstance(pronoun_context, bool):
+            raise ConfigError(f"pronoun_context must be a bool, got {pronoun_context!r}")
         self.granularity: Granularity = granularity
         self.scorer = scorer
         self.embedder = embedder
@@ -162,6 +177,9 @@ class RelevanceFilter(Compressor):
         self.on_error = on_error
         self.entity_hops = entity_hops
         self.weights = weights_obj
+        self.redundancy = float(redundancy)
+        self.coverage = float(coverage)
+        self.pronoun_context = pronoun_context
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
@@ -252,13 +270,22 @@ class RelevanceFilter(Compressor):
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         eligible = self._eligible(scores, order)
         cost = [ctx.count(u.text) + 1 for u in units]
-        taken, used = fill_under_cap(eligible, cost.__getitem__, cap)
+        if self.redundancy or self.coverage:
+            taken = self._cover(chunks, units, scores, eligible, query, cost, cap, ctx)
+            used = sum(cost[i] for i in taken)
+        else:
+            taken, used = fill_under_cap(eligible, cost.__getitem__, cap)
         chosen = set(taken)
         if len(chosen) < self.min_keep:  # never empty for a non-empty input unless asked
             for i in order:
                 if len(chosen) >= self.min_keep:
                     break
                 chosen.add(i)
+        if self.pronoun_context and self.granularity == "sentence":
+            from .coverage import pronoun_neighbours
+
+            chosen = pronoun_neighbours(units, chosen, order, cost, used, cap)
+            used = sum(cost[i] for i in chosen)
         if self.context_window and self.granularity == "sentence":
             chosen = self._add_context(units, order, chosen, cost, used, cap)
         out = build_chunks(chunks, units, sorted(chosen))
@@ -286,6 +313,44 @@ class RelevanceFilter(Compressor):
                 ctx.scores[cid] = s
         ctx.details.update({"units": len(units), "kept_units": len(chosen), "granularity": self.granularity})
         return out
+
+    def _cover(
+        self,
+        chunks: Sequence[Chunk],
+        units: Sequence[Unit],
+        scores: NDArray[np.float64],
+        eligible: list[int],
+        query: str,
+        cost: Sequence[int],
+        cap: int | None,
+        ctx: CallContext,
+    ) -> list[int]:
+        """The eligible units chosen by :func:`~ctxcompress._compressors.coverage.coverage_select`
+        (coverage of the query's words and the best units' names, MMR redundancy), in the order taken."""
+        from .coverage import concepts_of, coverage_select
+
+        texts = [units[i].text for i in eligible]
+        covers, weights = concepts_of(query, texts, evidence=list(range(min(3, len(eligible)))))
+        vectors = None
+        if self.redundancy and self.scorer in ("hybrid", "embedding"):
+            titles = [chunk_title(c, self.title_key) for c in chunks]
+            keyed = [
+                f"{titles[units[i].chunk]}: {units[i].text}" if titles[units[i].chunk] else units[i].text
+                for i in eligible
+            ]
+            raw = np.asarray(ctx.embed(self._get_embedder(), keyed), dtype=np.float64)
+            vectors = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        picked = coverage_select(
+            scores[eligible],
+            [cost[i] for i in eligible],
+            cap,
+            covers=covers,
+            concept_weights=weights,
+            vectors=vectors,
+            coverage=self.coverage,
+            redundancy=self.redundancy,
+        )
+        return [eligible[k] for k in picked]
 
     def _eligible(self, scores: NDArray[np.float64], order: list[int]) -> list[int]:
         keep = order
