@@ -153,9 +153,17 @@ class RelevanceFilter(Compressor):
     when its score above the call's lowest score is at least ``filler_ratio`` times the skipped
     unit's (:func:`~ctxcompress.extend.fill_under_cap`). So at a tiny budget the room the best
     sentence did not fit in is not spent on an unrelated one: the best unit's head is kept instead
-    (with a warning), or nothing with ``min_keep=0`` (with a warning). At ordinary budgets the
-    units skipped are near the end of the ranking and their fillers score close to them, so the
-    rule rarely applies. ``0`` takes every unit that fits, as before.
+    (with a warning), or nothing with ``min_keep=0`` (with a warning). At ordinary budgets it
+    changes some selections, mostly by leaving low-scoring room unused (``eval/RESULTS.md``, "No filler
+    far below a skipped unit"). ``0`` takes every unit that fits, as before.
+
+    Options of the selection (``_compressors.coverage``; off by default, measured in ``eval/RESULTS.md``):
+    ``redundancy`` > 0 takes units greedily by score minus ``redundancy`` times their largest cosine
+    to a unit already kept (MMR, Carbonell & Goldstein 1998; needs the ``"hybrid"`` or
+    ``"embedding"`` scorer), ``coverage`` > 0 adds ``coverage`` times the weight of the query words and
+    bridge names a unit is the first to cover (a submodular coverage objective, Lin & Bilmes 2011);
+    ``pronoun_context=True`` adds the sentence before a kept sentence that opens by pointing back
+    ("He", "It", "The film", ...) when it fits the budget (context-aware extraction, as in EXIT).
     """
 
     def __init__(
@@ -174,6 +182,9 @@ class RelevanceFilter(Compressor):
         entity_hops: int = 0,
         weights: HybridWeights | Mapping[str, Any] | None = None,
         filler_ratio: float = 0.5,
+        redundancy: float = 0.0,
+        coverage: float = 0.0,
+        pronoun_context: bool = False,
     ) -> None:
         self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "document"))
         self.scorer = check_scorer(scorer)
@@ -188,6 +199,11 @@ class RelevanceFilter(Compressor):
         self.filler_ratio = validate_number("filler_ratio", filler_ratio, low=0, high=1, allow_none=False)
         self.title_key = check_title_key(title_key)
         self.weights = HybridWeights.coerce(weights)
+        self.redundancy = float(validate_number("redundancy", redundancy, low=0, allow_none=False))
+        self.coverage = float(validate_number("coverage", coverage, low=0, allow_none=False))
+        if not isinstance(pronoun_context, bool):
+            raise ConfigError(f"pronoun_context must be a bool, got {pronoun_context!r}")
+        self.pronoun_context = pronoun_context
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
@@ -300,10 +316,15 @@ class RelevanceFilter(Compressor):
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         eligible = self._eligible(scores, order)
         cost = [ctx.count(u.text) + 1 for u in units]
-        taken, used = fill_under_cap(
-            eligible, cost.__getitem__, cap, scores=scores.tolist(), filler_ratio=self.filler_ratio
-        )
-        refused = self._refused_fillers(eligible, taken, cost, used, cap)
+        if self.redundancy or self.coverage:
+            taken = self._cover(chunks, units, scores, eligible, query, cost, cap, ctx)
+            used = sum(cost[i] for i in taken)
+            refused = 0
+        else:
+            taken, used = fill_under_cap(
+                eligible, cost.__getitem__, cap, scores=scores.tolist(), filler_ratio=self.filler_ratio
+            )
+            refused = self._refused_fillers(eligible, taken, cost, used, cap)
         chosen = set(taken)
         if refused and not chosen and self.min_keep == 0:
             ctx.warnings.append(
@@ -315,6 +336,11 @@ class RelevanceFilter(Compressor):
                 if len(chosen) >= self.min_keep:
                     break
                 chosen.add(i)
+        if self.pronoun_context and self.granularity == "sentence":
+            from .coverage import pronoun_neighbours
+
+            chosen = pronoun_neighbours(units, chosen, order, cost, used, cap)
+            used = sum(cost[i] for i in chosen)
         if self.context_window and self.granularity == "sentence":
             chosen = self._add_context(units, order, chosen, cost, used, cap)
         out = build_chunks(chunks, units, sorted(chosen))
@@ -351,6 +377,44 @@ class RelevanceFilter(Compressor):
             return 0
         kept = set(taken)
         return sum(1 for i in eligible if i not in kept and used + cost[i] <= cap)
+
+    def _cover(
+        self,
+        chunks: Sequence[Chunk],
+        units: Sequence[Unit],
+        scores: NDArray[np.float64],
+        eligible: list[int],
+        query: str,
+        cost: Sequence[int],
+        cap: int | None,
+        ctx: CallContext,
+    ) -> list[int]:
+        """The eligible units chosen by :func:`~ctxcompress._compressors.coverage.coverage_select`
+        (coverage of the query's words and the best units' names, MMR redundancy), in the order taken."""
+        from .coverage import concepts_of, coverage_select
+
+        texts = [units[i].text for i in eligible]
+        covers, weights = concepts_of(query, texts, evidence=list(range(min(3, len(eligible)))))
+        vectors = None
+        if self.redundancy and self.scorer in ("hybrid", "embedding"):
+            titles = [chunk_title(c, self.title_key) for c in chunks]
+            keyed = [
+                f"{titles[units[i].chunk]}: {units[i].text}" if titles[units[i].chunk] else units[i].text
+                for i in eligible
+            ]
+            raw = np.asarray(ctx.embed(self._get_embedder(), keyed), dtype=np.float64)
+            vectors = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        picked = coverage_select(
+            scores[eligible],
+            [cost[i] for i in eligible],
+            cap,
+            covers=covers,
+            concept_weights=weights,
+            vectors=vectors,
+            coverage=self.coverage,
+            redundancy=self.redundancy,
+        )
+        return [eligible[k] for k in picked]
 
     def _eligible(self, scores: NDArray[np.float64], order: list[int]) -> list[int]:
         keep = order
