@@ -143,7 +143,8 @@ class RelevanceFilter(Compressor):
 
     ``entity_hops`` (hybrid scorer): rounds of bridging from the evidence *text* (``_compressors.bridging``):
     chunks that hold a name, quoted title or year of the best units are raised, also without titles;
-    ``0`` (default) bridges through titles only.
+    ``1`` (default) is one round, ``0`` bridges through titles only (the 0.1.0 default; why the
+    default changed: ``eval/RESULTS.md``, "Entity bridging from the evidence text").
 
     ``weights``: the weights of the hybrid score, a :class:`HybridWeights` (or a mapping of some of
     its fields; ``None`` for the defaults), e.g. ``set_params(weights=HybridWeights(lead=0.05))``.
@@ -179,7 +180,7 @@ class RelevanceFilter(Compressor):
         min_keep: int = 1,
         title_key: str = "title",
         on_error: OnError = "raise",
-        entity_hops: int = 0,
+        entity_hops: int = 1,
         weights: HybridWeights | Mapping[str, Any] | None = None,
         filler_ratio: float = 0.5,
         redundancy: float = 0.0,

@@ -63,7 +63,7 @@ def test_entity_bridge_second_hop() -> None:
 def test_relevance_filter_entity_hops_without_titles() -> None:
     units = make_units(CHUNKS, "sentence")
     ctx = CallContext(counter=WhitespaceCounter(), sources=tuple(CHUNKS))
-    plain = RelevanceFilter(embedder=FakeEmbedder()).score_units(CHUNKS, units, QUERY, ctx)
+    plain = RelevanceFilter(embedder=FakeEmbedder(), entity_hops=0).score_units(CHUNKS, units, QUERY, ctx)
     bridged = RelevanceFilter(embedder=FakeEmbedder(), entity_hops=1).score_units(CHUNKS, units, QUERY, ctx)
     raised = {CHUNKS[u.chunk].id for u, a, b in zip(units, plain, bridged, strict=True) if b > a}
     assert raised == {"city"}  # the chunk the first hop's sentence names, without any title
@@ -75,7 +75,7 @@ def test_relevance_filter_entity_hops_without_titles() -> None:
 
 def test_entity_hops_parameter() -> None:
     f = RelevanceFilter(entity_hops=2)
-    assert f.get_params()["entity_hops"] == 2 and RelevanceFilter().entity_hops == 0
+    assert f.get_params()["entity_hops"] == 2 and RelevanceFilter().entity_hops == 1
     assert RelevanceFilter.from_dict(f.to_dict()).entity_hops == 2
     for bad in (-1, 5, 1.5, "2"):
         with pytest.raises(ConfigError):
