@@ -78,3 +78,22 @@ def test_kg_pruning() -> None:
     out = run(sys.executable, "examples/kg_pruning.py")
     assert_tokens_saved(out)
     assert "Provenance of this association is" in out and "facts kept" in out
+
+
+@pytest.mark.integration
+def test_store_faiss_frameworks() -> None:
+    need(
+        "faiss",
+        "langchain_community",
+        "langchain_ctxcompress",
+        "llama_index.core",
+        "llama_index.postprocessor.ctxcompress",
+    )
+    out = run(sys.executable, "examples/store_faiss_frameworks.py")
+    assert_tokens_saved(out)
+    # indexing: the second framework's indexer found every vector already stored
+    assert re.search(r"LangChain: 80 documents into FAISS; store: (\d+) sentence texts, \1 embedded", out), out
+    assert re.search(r"LlamaIndex: 80 nodes .* 0 embedded", out), out
+    # serving, in a fresh process: 8 questions timed through both frameworks, every vector from the store
+    assert len(re.findall(r"^\| \d \| [\d.]+ \| \d+ -> \d+ \| [\d.]+ \| \d+ -> \d+ \|", out, flags=re.M)) == 8, out
+    assert "Vectors embedded at query time (store misses written back): 0" in out
