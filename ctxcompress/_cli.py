@@ -1,4 +1,4 @@
-"""The ``ctxcompress`` command line: ``demo``, ``compress``, ``index`` and ``kg``."""
+"""The ``ctxcompress`` command line: ``demo``, ``compress``, ``index``, ``batch`` and ``kg``."""
 
 from __future__ import annotations
 
@@ -290,8 +290,19 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from ._core.pipeline import load_config
     from ._index import index_chunks
 
-    chunks = _read_input(args)
     comp = load_config(args.config) if args.config else None
+    if args.ray:
+        from .distributed import index_dataset
+
+        if not args.input:
+            raise InputError("--ray reads the corpus with Ray Data: pass --input PATH (a path every node can read)")
+        with _open_store(args.store) as store:
+            job = index_dataset(args.input, store, compressor=comp, workers=args.workers, address=args.ray_address)
+            info = store.info()
+        out = {**job.to_dict(), "dtype": info.dtype, "vectors": info.vectors, "file_bytes": info.file_bytes}
+        _emit(json.dumps(out, ensure_ascii=False, indent=None if args.compact else 2))
+        return 0
+    chunks = _read_input(args)
     with _open_store(args.store) as store:
         report = index_chunks(chunks, store, compressor=comp)
         info = store.info()
@@ -340,6 +351,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     comp = load_config(args.config) if args.config else None
     run_demo(budget=args.budget, k=args.k, counter=_counter_arg(args), compressor=comp, out=sys.stdout)
     return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from ._core.pipeline import load_config
+    from .distributed import compress_records
+
+    comp = load_config(args.config) if args.config else None
+    job = compress_records(
+        args.input,
+        args.output,
+        compressor=comp,
+        budget=args.budget,
+        counter=_counter_arg(args),
+        store=args.store,
+        workers=args.workers,
+        address=args.ray_address,
+    )
+    _emit(json.dumps(job.to_dict(), ensure_ascii=False, indent=None if args.compact else 2))
+    return 0
+
+
+def _ray_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=_positive_int, default=2, help="Ray actors, one CPU each (2); on a local cluster, its CPUs"
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster to connect to (default: $RAY_ADDRESS, else a local cluster of --workers CPUs)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,7 +457,34 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--input", default=None, help="read chunks from this file instead of stdin")
     x.add_argument("--input-format", choices=("jsonl", "text"), default="jsonl", help="as for compress")
     x.add_argument("--compact", action="store_true", help="one-line JSON")
+    x.add_argument(
+        "--ray",
+        action="store_true",
+        help="segment and embed on Ray Data workers (pip install 'ctxcompress[ray]'); the store is written here",
+    )
+    _ray_options(x)
     x.set_defaults(func=_cmd_index)
+
+    b = sub.add_parser(
+        "batch",
+        help="compress a JSON-lines file of (query, chunks) records on Ray",
+        description='Read --input, one JSON record per line: {"id": ..., "query": "...", "chunks": [...]} '
+        "(chunks as for compress), compress each on Ray Data workers (pip install 'ctxcompress[ray]') and write "
+        '--output, one JSON line per record in input order: {"id", "query", "chunks", "text", "report"}, '
+        'or {"id", "error"} for a record that could not be compressed. Prints a JSON summary.',
+    )
+    b.add_argument("--input", required=True, help="JSON-lines records (a path, folder or glob every node can read)")
+    b.add_argument("--output", required=True, help="JSON-lines file to write (on this machine)")
+    b.add_argument("--budget", type=_budget, default=None, help=BUDGET_HELP)
+    b.add_argument("--counter", default=None, help=COUNTER_HELP)
+    b.add_argument("--model", default=None, help=MODEL_HELP)
+    b.add_argument("--config", default=None, help="YAML/JSON pipeline configuration (default: fuse + filter)")
+    b.add_argument(
+        "--store", default=None, help="vector store the workers read (ctxcompress index); on a disk they all see"
+    )
+    b.add_argument("--compact", action="store_true", help="one-line JSON")
+    _ray_options(b)
+    b.set_defaults(func=_cmd_batch)
 
     k = sub.add_parser(
         "kg",
