@@ -227,14 +227,23 @@ def test_compress_records_wiring(tmp_path: Path, fake_ray: None) -> None:
 # ---------------------------------------------------------------------- Ray Data on a local cluster
 def _has_ray_data() -> bool:
     try:
-        return importlib.util.find_spec("ray") is not None and importlib.util.find_spec("pandas") is not None
+        return all(importlib.util.find_spec(m) is not None for m in ("ray", "pandas", "pyarrow"))
     except ValueError:
         return False
 
 
-needs_ray = pytest.mark.skipif(
-    not _has_ray_data(), reason="ray[data] is not installed (pip install 'ctxcompress[ray]')"
-)
+_RAY_MARKS = [
+    pytest.mark.skipif(not _has_ray_data(), reason="ray[data] is not installed (pip install 'ctxcompress[ray]')"),
+    # Ray's own deprecation notices are not ours to fail on
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
+
+
+def needs_ray(fn: Any) -> Any:
+    for mark in _RAY_MARKS:
+        fn = mark(fn)
+    return fn
 
 
 @pytest.fixture(scope="module")
