@@ -352,21 +352,34 @@ def compress_records(
     _, data = _ray()
     t0 = time.perf_counter()
     rows_out = errors = 0
-    with ray_session(address, workers=workers):
-        data.DataContext.get_current().execution_options.preserve_order = True
-        ds = _dataset(data, source)
-        out = ds.map_batches(
-            _Compress,
-            fn_constructor_kwargs={"config": comp.to_dict(), "budget": bud, "counter": counter, "store": store_path},
-            batch_size=batch_records,
-            batch_format="numpy",
-            compute=data.ActorPoolStrategy(size=workers),
-            num_cpus=1,
-        )
-        with open(output, "w", encoding="utf-8") as fh:
+    try:
+        fh = open(output, "w", encoding="utf-8")  # noqa: SIM115 - closed below, opened before the job starts
+    except OSError as exc:
+        raise ConfigError(f"cannot write the output {os.fspath(output)!r}: {exc.strerror or exc}") from None
+    with fh, ray_session(address, workers=workers):
+        options = data.DataContext.get_current().execution_options
+        kept_order = options.preserve_order
+        options.preserve_order = True  # output lines in input order
+        try:
+            ds = _dataset(data, source)
+            out = ds.map_batches(
+                _Compress,
+                fn_constructor_kwargs={
+                    "config": comp.to_dict(),
+                    "budget": bud,
+                    "counter": counter,
+                    "store": store_path,
+                },
+                batch_size=batch_records,
+                batch_format="numpy",
+                compute=data.ActorPoolStrategy(size=workers),
+                num_cpus=1,
+            )
             for batch in out.iter_batches(batch_size=256, batch_format="numpy"):
                 for line in batch["json"]:
                     rows_out += 1
                     errors += "error" in json.loads(line)
                     fh.write(f"{line}\n")
+        finally:
+            options.preserve_order = kept_order
     return BatchReport(rows_out, 0, errors, workers, time.perf_counter() - t0, os.fspath(output))

@@ -148,11 +148,15 @@ class _FakeData:
             self.size = size
 
     class DataContext:
+        current: Any = None
+
         @staticmethod
         def get_current() -> Any:
             from types import SimpleNamespace
 
-            return SimpleNamespace(execution_options=SimpleNamespace(preserve_order=False))
+            if _FakeData.DataContext.current is None:
+                _FakeData.DataContext.current = SimpleNamespace(execution_options=SimpleNamespace(preserve_order=False))
+            return _FakeData.DataContext.current
 
     class Dataset:
         def __init__(self, rows: list[dict[str, Any]]) -> None:
@@ -222,6 +226,9 @@ def test_compress_records_wiring(tmp_path: Path, fake_ray: None) -> None:
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert report.rows == 3 and report.errors == 1 and [r.get("id") for r in rows] == [0, 1, None]
     assert rows[1]["text"] == pipe().compress(CHUNKS, query="Germany?", budget=0.5, counter="approx").text
+    assert _FakeData.DataContext.get_current().execution_options.preserve_order is False  # restored
+    with pytest.raises(ConfigError, match="cannot write the output"):
+        compress_records(str(records), tmp_path / "no" / "such" / "out.jsonl", compressor=pipe())
 
 
 # ---------------------------------------------------------------------- Ray Data on a local cluster
