@@ -34,7 +34,15 @@ from ._core.errors import ConfigError, CtxCompressError, InputError
 from ._core.protocols import Embedder, backend_name, call_backend, check_vectors, embedder_identity
 from ._core.types import Budget, Chunk, coerce_chunks
 
-__all__ = ["BatchReport", "compress_batch", "compress_records", "embed_batch", "index_dataset"]
+__all__ = [
+    "BatchReport",
+    "compress_batch",
+    "compress_records",
+    "embed_batch",
+    "index_dataset",
+    "ray_session",
+    "write_rows",
+]
 
 _PathLike = str | os.PathLike[str]
 
