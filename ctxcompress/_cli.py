@@ -327,6 +327,7 @@ def _cmd_kg(args: argparse.Namespace) -> int:
         min_similarity=args.min_similarity,
         context_volume=args.context_volume,
         output=args.output,
+        format=args.render,
         index_cache=cache,
     )
     res = comp.retrieve(args.query, budget=args.budget, counter=counter)
@@ -429,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("per_entity", "joined"),
         default="per_entity",
         help="per_entity (default): one chunk per linked entity; joined: one chunk",
+    )
+    k.add_argument(
+        "--render",
+        choices=("prose", "compact", "auto"),
+        default="prose",
+        help="prose (default): one sentence per edge; compact: one line per subject and relation; auto: the cheaper",
     )
     k.add_argument("--embedder", default=None, help="embedder spec (default: the local all-MiniLM-L6-v2)")
     k.add_argument("--index-cache", default=None, help="folder for node-name embeddings (~/.cache/ctxcompress/kg)")
