@@ -302,6 +302,11 @@ def tune(
     chosen: dict[str, float] = {}
     points: list[TunePoint] = []
     notes: list[str] = []
+    if tolerance < 1 / len(scored):
+        notes.append(
+            f"the tolerance {tolerance:g} is below one question of {len(scored)} ({1 / len(scored):.3f}): "
+            "no question may lose its answer"
+        )
     upper = 1.0
     for name in names:
         if name not in wanted:

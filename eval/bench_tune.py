@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--counter", default="o200k_base")
     ap.add_argument("--tolerance", type=float, default=0.02)
     ap.add_argument("--dev-limit", type=int, default=100)
+    ap.add_argument("--stage", action="append", default=None, help="tune only this step (repeat; default: all)")
     ap.add_argument("--fixed", default="0.5,0.25", help="fixed whole-pipeline kept fractions to compare on dev")
     args = ap.parse_args(argv)
 
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipe = default_pipeline()
         if args.embedder:
             pipe.set_params(**{f"{n}__embedder": args.embedder for n, s in pipe.steps if "embedder" in s.get_params()})
-    result = tune(pipe, train_path, tolerance=args.tolerance, counter=args.counter)
+    result = tune(pipe, train_path, tolerance=args.tolerance, counter=args.counter, stages=args.stage)
     write_pipeline(result.pipeline, out / "tuned.json")
     (out / "tune_report.md").write_text(result.to_markdown(), encoding="utf-8")
     result.plot(out / "tune_plot.png")

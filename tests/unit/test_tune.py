@@ -113,6 +113,10 @@ def test_tune_finds_least_fraction_within_tolerance() -> None:
     assert isinstance(res.pipeline["filter"].embedder, FakeEmbedder)  # written with the user's embedder
     md = res.to_markdown()
     assert "## stage `docs`" in md and "(chosen)" in md
+    assert not any("below one question" in n for n in res.notes)
+    strict = tune(pipe, DEMO, tolerance=0.01, counter=WS, stages=["filter"])
+    assert any("below one question" in n for n in strict.notes)
+    assert strict.recall >= strict.baseline_recall - 0.01 and set(strict.budgets) <= {"filter"}
 
 
 def test_tune_embeds_nothing_twice() -> None:
