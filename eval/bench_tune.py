@@ -1,6 +1,6 @@
 """``ctxcompress.tune`` on HotpotQA (issue 17 §1): tune on the train sample, apply to dev.
 
-Tuning questions: ``hotpotqa-train`` (``hotpotqa_train100_hipporag``, the declared tuning set, 100
+Tuning questions: ``hotpotqa-train`` (``hotpotqa_train100_hipporag``, the declared tuning set: the file holds 50
 questions); reporting questions: the first ``--dev-limit`` of ``hotpotqa`` (distractor dev). Both
 are written in the harness's JSON-lines format (titles as metadata) and read back by the library's
 own reader, as a user's ``ctxcompress tune --dev`` would. The pipeline is the default (fuse +
