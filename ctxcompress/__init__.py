@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from ._lm.token_pruner import TokenPruner
     from ._refiner.extract_restructure import ExtractRestructure
     from ._refiner.parser import parse_refiner_output
+    from ._tune import TuneResult, read_dev_set, tune
 
 # compressors whose modules pull optional dependencies load on first access
 _LAZY: dict[str, str] = {
@@ -60,6 +61,9 @@ _LAZY: dict[str, str] = {
     "open_store": "._backends.store",
     "index_chunks": "._index",
     "IndexReport": "._index",
+    "tune": "._tune",
+    "TuneResult": "._tune",
+    "read_dev_set": "._tune",
 }
 
 
@@ -121,6 +125,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "TiktokenCounter",
     "TokenCounter",
     "TokenPruner",
+    "TuneResult",
     "VectorStore",
     "__version__",
     "default_embedder",
@@ -134,7 +139,9 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "load_graph",
     "open_store",
     "parse_refiner_output",
+    "read_dev_set",
     "register_type",
     "split_sentences",
     "split_words",
+    "tune",
 ]

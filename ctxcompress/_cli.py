@@ -1,4 +1,4 @@
-"""The ``ctxcompress`` command line: ``demo``, ``compress``, ``index``, ``batch`` and ``kg``."""
+"""The ``ctxcompress`` command line: ``demo``, ``compress``, ``index``, ``batch``, ``tune`` and ``kg``."""
 
 from __future__ import annotations
 
@@ -280,6 +280,31 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     return _print_result(res, args)
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._demo import default_pipeline
+    from ._tune import tune, write_pipeline
+
+    pipe = args.config or default_pipeline()
+    result = tune(
+        pipe,
+        args.dev,
+        tolerance=args.tolerance,
+        stages=args.stage or None,
+        counter=_counter_arg(args),
+        limit=args.limit,
+    )
+    write_pipeline(result.pipeline, args.out)
+    report = result.to_markdown()
+    if args.report:
+        Path(args.report).write_text(report, encoding="utf-8")
+    if args.plot and not result.plot(args.plot):
+        report += "\n(no plot: matplotlib is not installed)\n"
+    _emit(report)
+    return 0
+
+
 def _open_store(path: str) -> Any:
     from ._backends.store import VectorStore
 
@@ -338,6 +363,7 @@ def _cmd_kg(args: argparse.Namespace) -> int:
         min_similarity=args.min_similarity,
         context_volume=args.context_volume,
         output=args.output,
+        format=args.render,
         index_cache=cache,
     )
     res = comp.retrieve(args.query, budget=args.budget, counter=counter)
@@ -486,6 +512,25 @@ def build_parser() -> argparse.ArgumentParser:
     _ray_options(b)
     b.set_defaults(func=_cmd_batch)
 
+    t = sub.add_parser(
+        "tune",
+        help="find the least kept fraction per pipeline stage that keeps answer recall on a dev set",
+        description="For each stage in order (earlier stages held at their choice), the least kept fraction "
+        "whose answer-in-context recall on --dev stays within --tolerance of the uncompressed context's; "
+        "writes the pipeline with these stage budgets to --out and prints the report (Markdown).",
+    )
+    t.add_argument("--dev", required=True, help="dev set, JSON lines: question, answers, contexts")
+    t.add_argument("--config", default=None, help="YAML/JSON pipeline configuration (default: fuse + filter)")
+    t.add_argument("--out", required=True, help="tuned pipeline file to write (.json, or .yaml with PyYAML)")
+    t.add_argument("--tolerance", type=float, default=0.02, help="recall allowed below uncompressed (0.02)")
+    t.add_argument("--stage", action="append", default=None, help="tune only this step (repeat; default: all)")
+    t.add_argument("--limit", type=int, default=None, help="use only the first N dev questions")
+    t.add_argument("--report", default=None, help="also write the report to this Markdown file")
+    t.add_argument("--plot", default=None, help="recall-vs-kept plot (PNG) when matplotlib is installed")
+    t.add_argument("--counter", default=None, help=COUNTER_HELP)
+    t.add_argument("--model", default=None, help=MODEL_HELP)
+    t.set_defaults(func=_cmd_tune)
+
     k = sub.add_parser(
         "kg",
         help="link a question to a knowledge graph, prune its one-hop context, print JSON",
@@ -507,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("per_entity", "joined"),
         default="per_entity",
         help="per_entity (default): one chunk per linked entity; joined: one chunk",
+    )
+    k.add_argument(
+        "--render",
+        choices=("prose", "compact", "auto"),
+        default="prose",
+        help="prose (default): one sentence per edge; compact: one line per subject and relation; auto: the cheaper",
     )
     k.add_argument("--embedder", default=None, help="embedder spec (default: the local all-MiniLM-L6-v2)")
     k.add_argument("--index-cache", default=None, help="folder for node-name embeddings (~/.cache/ctxcompress/kg)")

@@ -13,7 +13,7 @@ from .protocols import Embedder
 from .report import StageReport
 from .result import join_text
 from .text import fit_to_budget
-from .types import Chunk
+from .types import Budget, Chunk
 from .validate import validate_choice
 
 __all__ = ["Pipeline", "config_to_compressor", "load_config"]
@@ -28,9 +28,21 @@ class Pipeline(Compressor):
     their lower-cased class name. ``a | b`` builds the same thing. Every step receives the
     pipeline's budget resolved against the *pipeline's* input tokens, so a kept fraction means a
     fraction of what the retriever returned.
+
+    ``budgets`` (optional) gives some steps a budget of their own, by step name: a kept fraction
+    (a float in (0, 1]) or a number of tokens (an int), resolved like the pipeline's budget against
+    the *pipeline's* input tokens. Such a step gets the smaller of its own cap and the pipeline's,
+    and its output is held to it (cut at a boundary if the step overshoots); ``ctxcompress tune``
+    writes them. ``{"filter": 0.3}``: the step ``filter`` keeps at most 30% of the input tokens.
     """
 
-    def __init__(self, steps: Sequence[StepSpec], *, on_error: OnError = "raise") -> None:
+    def __init__(
+        self,
+        steps: Sequence[StepSpec],
+        *,
+        on_error: OnError = "raise",
+        budgets: Mapping[str, float | int | None] | None = None,
+    ) -> None:
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         named: list[tuple[str, Compressor]] = []
         for i, step in enumerate(steps):
@@ -52,6 +64,7 @@ class Pipeline(Compressor):
         if len({n for n, _ in unique}) != len(unique):
             raise ConfigError("step names must be unique")
         self.steps: list[tuple[str, Compressor]] = unique
+        self.budgets: dict[str, float | int] = _check_budgets(budgets, [n for n, _ in unique])
 
     @property
     def named_steps(self) -> dict[str, Compressor]:
@@ -107,13 +120,23 @@ class Pipeline(Compressor):
         stages: list[StageReport] = []
         current = chunks
         prefix = f"{name}/" if name else ""
+        tokens_in = ctx.count(join_text(chunks)) if self.budgets else 0
         for step_name, step in self.steps:
             saved = ctx.passthrough
             ctx.passthrough = saved or self.on_error == "passthrough"
+            step_cap = cap
+            own = self.budgets.get(step_name)
+            if own is not None:
+                mine = Budget.coerce(own).resolve(tokens_in)
+                step_cap = mine if cap is None or (mine is not None and mine < cap) else cap
             try:
-                current, st = step._run(current, query=query, cap=cap, ctx=ctx, name=prefix + step_name)
+                current, st = step._run(current, query=query, cap=step_cap, ctx=ctx, name=prefix + step_name)
             finally:
                 ctx.passthrough = saved
+            if own is not None:
+                current, cut = fit_to_budget(current, step_cap, ctx.count, render=step._render)
+                if cut:
+                    ctx.warnings.append(f"{prefix + step_name}: output cut to hold its budget of {step_cap} tokens")
             stages.extend(st)
         if name:  # a nested pipeline holds its own cap
             current, cut = fit_to_budget(current, cap, ctx.count, render=self._render)
@@ -126,7 +149,7 @@ class Pipeline(Compressor):
 
     # ---------------------------------------------------------------- parameters
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params: dict[str, Any] = {"steps": list(self.steps), "on_error": self.on_error}
+        params: dict[str, Any] = {"steps": list(self.steps), "on_error": self.on_error, "budgets": dict(self.budgets)}
         if deep:
             for name, step in self.steps:
                 params[name] = step
@@ -149,25 +172,29 @@ class Pipeline(Compressor):
                 if not isinstance(value, Compressor):
                     raise ConfigError(f"step {key!r} must be replaced by a compressor")
                 self.steps = [(n, value if n == key else s) for n, s in self.steps]
-            elif key in ("steps", "on_error"):
+            elif key in ("steps", "on_error", "budgets"):
                 own[key] = value
             else:
                 raise ConfigError(f"Pipeline has no parameter or step {key!r}; steps: {', '.join(names)}")
         for step_name, step_params in per_step.items():
             self.named_steps[step_name].set_params(**step_params)
         if own:
-            fresh = Pipeline(own.get("steps", self.steps), on_error=own.get("on_error", self.on_error))
+            fresh = Pipeline(
+                own.get("steps", self.steps),
+                on_error=own.get("on_error", self.on_error),
+                budgets=own.get("budgets", self.budgets),
+            )
             self.__dict__.update(fresh.__dict__)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": "ctxcompress.Pipeline",
-            "init_parameters": {
-                "steps": [{"name": n, **s.to_dict()} for n, s in self.steps],
-                "on_error": self.on_error,
-            },
+        params: dict[str, Any] = {
+            "steps": [{"name": n, **s.to_dict()} for n, s in self.steps],
+            "on_error": self.on_error,
         }
+        if self.budgets:
+            params["budgets"] = dict(self.budgets)
+        return {"type": "ctxcompress.Pipeline", "init_parameters": params}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Pipeline:
@@ -197,11 +224,31 @@ class Pipeline(Compressor):
             step = Compressor.from_dict({"type": type_name, "init_parameters": raw.get("init_parameters") or {}})
             step_name = raw.get("name") or canonical_name(type_name).rsplit(".", 1)[-1].lower()
             steps.append((str(step_name), step))
-        return cls(steps, on_error=params.get("on_error", "raise"))
+        return cls(steps, on_error=params.get("on_error", "raise"), budgets=params.get("budgets"))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"({n!r}, {s!r})" for n, s in self.steps)
         return f"Pipeline([{inner}])"
+
+
+def _check_budgets(budgets: Any, names: list[str]) -> dict[str, float | int]:
+    if budgets is None:
+        return {}
+    if not isinstance(budgets, Mapping):
+        raise ConfigError(f"budgets must be a mapping of step name to budget, got {type(budgets).__name__}")
+    out: dict[str, float | int] = {}
+    for key, value in budgets.items():
+        if key not in names:
+            raise ConfigError(f"budgets names no step {key!r}; steps: {', '.join(names)}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(
+                f"budget of step {key!r} must be a fraction in (0, 1] or a number of tokens, got {value!r}"
+            )
+        Budget.coerce(value)  # ConfigError when out of range
+        out[str(key)] = value
+    return out
 
 
 def load_config(path: str | Path) -> Compressor:

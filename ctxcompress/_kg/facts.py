@@ -20,6 +20,11 @@ class Fact:
     predicate: str = ""
     provenance: str = ""
     properties: Mapping[str, Any] = field(default_factory=dict)
+    source_name: str = ""
+    source_type: str = ""
+    target_name: str = ""
+    target_type: str = ""
+    """Display names and types of the two ends (what the compact rendering groups by); empty when unknown."""
 
     def meta(self) -> dict[str, Any]:
         """Provenance of the sentence as plain data (node ids, edge key, source database, properties)."""

@@ -40,6 +40,7 @@ from .._core.protocols import Embedder, TokenCounter
 from .._core.result import CompressionResult
 from .._core.types import Budget, Chunk, Span
 from .._core.validate import validate_choice, validate_number
+from .compact import render_compact
 from .entities import ENTITY_PROMPT, parse_entities
 from .facts import Fact
 from .graph import is_graph
@@ -51,6 +52,7 @@ from .verbalise import triple_fact, triple_field
 __all__ = ["FACTS_KEY", "KGSchemaPruner", "select_by_similarity"]
 
 Output = Literal["per_entity", "joined"]
+Format = Literal["prose", "compact", "auto"]
 
 FACTS_KEY = "kg_facts"
 """Output-chunk metadata key: one entry per kept sentence (node ids, edge key, provenance, similarity)."""
@@ -165,6 +167,15 @@ class KGSchemaPruner(Compressor):
     ``context_volume / n_entities``; ``output="per_entity"`` gives one chunk per entity,
     ``"joined"`` one chunk. Every output chunk lists each kept sentence's provenance under
     ``metadata["kg_facts"]``.
+
+    Rendering (``format``), after the selection (the same facts are kept either way): ``"prose"``
+    (default) writes KG-RAG's one sentence per edge; ``"compact"`` one line per subject and relation
+    (``Disease psoriasis — associates Gene: IL23R, TNIP1 (DISEASES); CARM1 (TIGA)``, see
+    :func:`~ctxcompress._kg.compact.render_compact`), every item a verbatim span into its edge's
+    sentence and listed in ``metadata["kg_facts"]`` as before; ``"auto"`` renders both and keeps the
+    one with fewer tokens for the call's counter (under a budget: the one that keeps more facts, then
+    the cheaper). The stage details say which (``"format"``). Under a budget the facts kept are the
+    most similar ones whose *rendering* fits, so the cap is hard in every format.
     """
 
     def __init__(
@@ -179,6 +190,7 @@ class KGSchemaPruner(Compressor):
         min_similarity: float | None = 0.5,
         context_volume: int | None = 150,
         output: Output = "per_entity",
+        format: Format = "prose",
         entity_extractor: Callable[[str], str] | None = None,
         link_threshold: float = 0.9,
         fallback_k: int = 5,
@@ -205,6 +217,7 @@ class KGSchemaPruner(Compressor):
             "max_fuzzy_words", max_fuzzy_words, low=1, integer=True, allow_none=False
         )
         self.output: Output = validate_choice("output", output, ("per_entity", "joined"))
+        self.format: Format = validate_choice("format", format, ("prose", "compact", "auto"))
         self.on_error = validate_choice("on_error", on_error, ("raise", "passthrough"))
         if entity_extractor is not None and not callable(entity_extractor):
             raise ConfigError("entity_extractor must be None or a callable prompt -> text (any LLM)")
@@ -218,6 +231,11 @@ class KGSchemaPruner(Compressor):
         self.relation_types = _as_names("relation_types", relation_types)
         self._embedder_obj: Embedder | None = None
         self._graph_obj: Any = None
+
+    @property
+    def abstractive(self) -> bool:
+        """True unless ``format="prose"``: a compact line is new text (its items are verbatim)."""
+        return self.format != "prose"
 
     # ---------------------------------------------------------------- lazy state
     def get_graph(self) -> Any:
@@ -456,11 +474,10 @@ class KGSchemaPruner(Compressor):
             if entity_sims is not None and c.chunk.id is not None:
                 ctx.scores[c.chunk.id] = float(entity_sims.max())
             stats.append({"id": c.chunk.id, "facts_in": n, "facts_kept": len(keep)})
-        if cap is not None and kept:
-            kept = self._fit(contexts, kept, cap, ctx)
-        out = self._build(contexts, kept)
+        fmt, kept, out = self._render_kept(contexts, kept, cap, ctx)
         ctx.details.update(
             {
+                "format": fmt,
                 "facts_in": len(texts),
                 "facts_kept": len(kept),
                 "max_per_entity": per,
@@ -470,8 +487,28 @@ class KGSchemaPruner(Compressor):
         )
         return out
 
+    def _render_kept(
+        self, contexts: list[_Context], kept: list[tuple[int, int, float | None]], cap: int | None, ctx: CallContext
+    ) -> tuple[str, list[tuple[int, int, float | None]], list[Chunk]]:
+        """The format used, the facts kept under ``cap`` and the output chunks."""
+        formats = ("prose", "compact") if self.format == "auto" else (self.format,)
+        best: tuple[tuple[int, int], str, list[tuple[int, int, float | None]], list[Chunk]] | None = None
+        for fmt in formats:
+            chosen = self._fit(contexts, kept, cap, ctx, fmt) if cap is not None and kept else kept
+            out = self._build(contexts, chosen, fmt)
+            rank = (-len(chosen), ctx.count(self._render(out)) if len(formats) > 1 else 0)
+            if best is None or rank < best[0]:
+                best = (rank, fmt, chosen, out)
+        assert best is not None
+        return best[1], best[2], best[3]
+
     def _fit(
-        self, contexts: list[_Context], kept: list[tuple[int, int, float | None]], cap: int, ctx: CallContext
+        self,
+        contexts: list[_Context],
+        kept: list[tuple[int, int, float | None]],
+        cap: int,
+        ctx: CallContext,
+        fmt: str = "prose",
     ) -> list[tuple[int, int, float | None]]:
         """The most similar kept facts whose rendering fits ``cap`` (binary search on their number)."""
 
@@ -486,7 +523,7 @@ class KGSchemaPruner(Compressor):
             return [k for i, k in enumerate(kept) if i in chosen]
 
         def fits(m: int) -> bool:
-            return ctx.count(self._render(self._build(contexts, subset(m)))) <= cap
+            return ctx.count(self._render(self._build(contexts, subset(m), fmt))) <= cap
 
         if fits(len(kept)):
             return kept
@@ -499,13 +536,18 @@ class KGSchemaPruner(Compressor):
                 hi = mid
         return subset(lo)
 
-    def _build(self, contexts: list[_Context], kept: list[tuple[int, int, float | None]]) -> list[Chunk]:
+    def _build(
+        self, contexts: list[_Context], kept: list[tuple[int, int, float | None]], fmt: str = "prose"
+    ) -> list[Chunk]:
         by_ctx: dict[int, list[tuple[int, float | None]]] = {}
         for ci, fi, s in kept:
             by_ctx.setdefault(ci, []).append((fi, s))
         pieces: list[tuple[_Context, str, list[Span], list[dict[str, Any]]]] = []
         for ci in sorted(by_ctx):
             c = contexts[ci]
+            if fmt == "compact":
+                pieces.append((c, *_compact_piece(c, by_ctx[ci])))
+                continue
             parts: list[str] = []
             spans: list[Span] = []
             metas: list[dict[str, Any]] = []
@@ -597,6 +639,36 @@ def _spans_for(chunk: Chunk, where: tuple[int, int] | None, out_start: int, leng
         return [Span(str(chunk.id), 0, len(chunk.text), out_start, out_start + length, verbatim=False)]
     return [
         Span(sp.source_id, sp.start, sp.end, out_start, out_start + length, verbatim=False) for sp in chunk.spans[:1]
+    ]
+
+
+def _compact_piece(c: _Context, chosen: list[tuple[int, float | None]]) -> tuple[str, list[Span], list[dict[str, Any]]]:
+    """One context's kept facts as compact lines: the text, its spans and the facts' metadata."""
+    pivot = c.chunk.metadata.get("kg_node")
+    facts = [c.facts[fi] for fi, _ in chosen]
+    text, placed = render_compact(facts, None if pivot is None else str(pivot))
+    spans: list[Span] = []
+    for p in placed:
+        fi = chosen[p.fact][0]
+        where = c.offsets[fi]
+        if p.header is not None:
+            spans.extend(_summary_spans(c.chunk, where, p.header[0], p.header[1]))
+        if where is not None and p.name_at is not None:
+            spans.extend(c.chunk.trace(where[0] + p.name_at[0], where[0] + p.name_at[1], out_start=p.start))
+        else:
+            spans.extend(_summary_spans(c.chunk, where, p.start, p.end))
+    spans.sort(key=lambda sp: (sp.out_start, sp.out_end))
+    metas = [_fact_meta(c.facts[fi], s, c.chunk.id) for fi, s in chosen]
+    return text, spans, metas
+
+
+def _summary_spans(chunk: Chunk, where: tuple[int, int] | None, out_start: int, out_end: int) -> list[Span]:
+    """Abstractive spans placing ``[out_start, out_end)`` over the fact's sentence (or the whole chunk)."""
+    if where is None:
+        return _spans_for(chunk, None, out_start, out_end - out_start)
+    return [
+        Span(sp.source_id, sp.start, sp.end, out_start, out_end, verbatim=False)
+        for sp in chunk.trace(where[0], where[1], out_start=0)
     ]
 
 

@@ -82,15 +82,8 @@ def verbalise_edge(
     props = {p: data[p] for p in edge_properties if p in data and data[p] is not None}
     predicate = predicate_text(data.get("predicate", ""))
     provenance = provenance_text(edge_provenance(data))
-    text = verbalise_triple(
-        str(nu.get("type", "")),
-        str(nu.get("name", u)),
-        predicate,
-        str(nv.get("type", "")),
-        str(nv.get("name", v)),
-        provenance,
-        props,
-    )
+    names = (str(nu.get("type", "")), str(nu.get("name", u)), str(nv.get("type", "")), str(nv.get("name", v)))
+    text = verbalise_triple(names[0], names[1], predicate, names[2], names[3], provenance, props)
     return Fact(
         text=text,
         source=str(u),
@@ -99,7 +92,15 @@ def verbalise_edge(
         predicate=predicate,
         provenance=provenance,
         properties=MappingProxyType(props),
+        source_type=_clean(names[0]),
+        source_name=_clean(names[1]),
+        target_type=_clean(names[2]),
+        target_name=_clean(names[3]),
     )
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
 
 
 def identity_fact(graph: Any, node: Any) -> Fact | None:
@@ -138,17 +139,15 @@ def triple_fact(item: Any, edge_properties: Sequence[str], *, where: str) -> Fac
         prov = provenance_text(triple_field(item, "provenance", "source_db"))
         props = {k: item[k] for k in edge_properties if k in item and item[k] is not None}
         pred = predicate_text(p)
+        names = (
+            str(triple_field(item, "source_type", "subject_type") or ""),
+            str(triple_field(item, "source_name", "subject_name") or s),
+            str(triple_field(item, "target_type", "object_type") or ""),
+            str(triple_field(item, "target_name", "object_name") or o),
+        )
         text = triple_field(item, "text")
         if not isinstance(text, str):
-            text = verbalise_triple(
-                str(triple_field(item, "source_type", "subject_type") or ""),
-                str(triple_field(item, "source_name", "subject_name") or s),
-                pred,
-                str(triple_field(item, "target_type", "object_type") or ""),
-                str(triple_field(item, "target_name", "object_name") or o),
-                prov,
-                props,
-            )
+            text = verbalise_triple(names[0], names[1], pred, names[2], names[3], prov, props)
         return Fact(
             text=text,
             source=str(s),
@@ -157,6 +156,10 @@ def triple_fact(item: Any, edge_properties: Sequence[str], *, where: str) -> Fac
             predicate=pred,
             provenance=prov,
             properties=props,
+            source_type=_clean(names[0]),
+            source_name=_clean(names[1]),
+            target_type=_clean(names[2]),
+            target_name=_clean(names[3]),
         )
     if isinstance(item, Sequence) and not isinstance(item, (str, bytes)) and len(item) in (3, 4):
         s, p, o = (str(x) for x in item[:3])
@@ -168,5 +171,7 @@ def triple_fact(item: Any, edge_properties: Sequence[str], *, where: str) -> Fac
             target=o,
             predicate=pred,
             provenance=prov,
+            source_name=_clean(s),
+            target_name=_clean(o),
         )
     raise InputError(f"{where}: a triple must be a mapping or a (source, predicate, target[, provenance]) list")

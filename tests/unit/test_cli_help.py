@@ -47,7 +47,7 @@ def test_subcommand_help_has_description_format_and_example(
 def test_every_option_has_help() -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
-    for name in ("demo", "compress", "index", "batch", "kg"):
+    for name in ("demo", "compress", "index", "batch", "tune", "kg"):
         for action in subparsers.choices[name]._actions:
             assert action.help, (name, action.option_strings or action.dest)
 
