@@ -24,9 +24,8 @@ __all__ = ["default_pipeline", "run_demo"]
 
 
 def default_pipeline() -> Pipeline:
-    """The default pipeline: redundancy fusion, then sentence-level hybrid relevance filtering (that
-    embeds only the cascade's candidates: ``RelevanceFilter(cascade=2)``)."""
-    return Pipeline([("fuse", RedundancyFusion()), ("filter", RelevanceFilter(granularity="sentence", cascade=2))])
+    """The default pipeline: redundancy fusion, then sentence-level hybrid relevance filtering."""
+    return Pipeline([("fuse", RedundancyFusion()), ("filter", RelevanceFilter(granularity="sentence"))])
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ On HotpotQA distractor dev (the first ``--questions`` questions of ``hotpotqa_di
 the methods interleaved per question (their order rotated from one question to the next):
 
 - ``cold``: ``ctxcompress.default_pipeline()`` with nothing precomputed (no embedding cache);
-- ``exact``: the same pipeline without the relevance step's cascade (``RelevanceFilter(cascade=None)``,
-  every sentence embedded), to show what the cascade saves;
+- ``cascade``: the same pipeline with the relevance step's cascade (``RelevanceFilter(cascade=2)``: only
+  the cheap first pass's candidates embedded), to show what the cascade saves;
 - ``store``: the default pipeline with ``store=`` a float16 ``VectorStore`` written by ``index_chunks``
   in an earlier process (this process starts with nothing in memory);
 - ``langchain``: LangChain ``EmbeddingsFilter`` over 300-character chunks (the eval harness's peer
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_store import BUDGET, load_questions
 
-METHODS = ("cold", "exact", "store", "langchain", "llamaindex")
+METHODS = ("cold", "cascade", "store", "langchain", "llamaindex")
 
 
 def _pct(xs: Sequence[float], q: float) -> float:
@@ -50,15 +50,15 @@ def _pct(xs: Sequence[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def _default_with(emb: Any, *, cascade: bool = True) -> Any:
-    """``default_pipeline()`` with ``emb`` as every step's embedder (and without the cascade if asked)."""
+def _default_with(emb: Any, *, cascade: float | None = None) -> Any:
+    """``default_pipeline()`` with ``emb`` as every step's embedder (and the relevance step's ``cascade``)."""
     from ctxcompress import default_pipeline
 
     pipe = default_pipeline()
     for _, step in pipe.steps:
         step.set_params(embedder=emb)
-        if not cascade and "cascade" in step.get_params(deep=False):
-            step.set_params(cascade=None)
+        if cascade is not None and "cascade" in step.get_params(deep=False):
+            step.set_params(cascade=cascade)
     return pipe
 
 
@@ -104,8 +104,8 @@ def _runners(args: argparse.Namespace, threads: int) -> dict[str, Callable[[dict
     for m in wanted:
         if m == "cold":
             out[m] = pipeline_runner(_default_with(OnnxEmbedder(threads=threads)))
-        elif m == "exact":
-            out[m] = pipeline_runner(_default_with(OnnxEmbedder(threads=threads), cascade=False))
+        elif m == "cascade":
+            out[m] = pipeline_runner(_default_with(OnnxEmbedder(threads=threads), cascade=2))
         elif m == "store":
             store = VectorStore(Path(args.out) / "store16.db")
             out[m] = pipeline_runner(_default_with(OnnxEmbedder(threads=threads)), store)
@@ -147,7 +147,7 @@ def phase_run(args: argparse.Namespace, threads: int) -> dict[str, Any]:
 
 LABELS = {
     "cold": "ctxcompress default pipeline, nothing precomputed",
-    "exact": "the same without the cascade (every sentence embedded)",
+    "cascade": "the same with RelevanceFilter(cascade=2)",
     "store": "ctxcompress with the float16 VectorStore (on disk, fresh process)",
     "langchain": "LangChain EmbeddingsFilter over 300-character chunks",
     "llamaindex": "LlamaIndex SentenceEmbeddingOptimizer",

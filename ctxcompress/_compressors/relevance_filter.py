@@ -183,9 +183,9 @@ class RelevanceFilter(Compressor):
     pass ranks the units by the hybrid score without its embedding term (BM25, bridging, lead), and
     only the best of them, whose tokens add up to ``cascade`` times the budget, are embedded; the
     others score as if their cosine were the lowest of the embedded ones. Fewer texts reach the
-    embedder on a tight budget (``default_pipeline()`` uses ``cascade=2``; speed and answer recall in
-    ``eval/RESULTS_speed.md``). The same units are embedded with or without a vector store, so the
-    output does not depend on what is stored.
+    embedder on a tight budget (speed and answer recall of ``cascade=2``, and why it is not the
+    default: ``eval/RESULTS_speed.md``). The same units are embedded with or without a vector store,
+    so the output does not depend on what is stored.
     """
 
     def __init__(

@@ -60,9 +60,9 @@ def test_cascade_changes_nothing_when_its_room_covers_the_input() -> None:
     assert sorted(c.seen) == sorted(a.seen)
 
 
-def test_cascade_is_checked_and_used_by_the_default_pipeline() -> None:
+def test_cascade_is_checked_and_off_by_default() -> None:
     with pytest.raises(ConfigError):
         RelevanceFilter(cascade=0.5)
     assert RelevanceFilter().cascade is None
     steps = default_pipeline().get_params(deep=False)["steps"]
-    assert steps[1][1].cascade == 2
+    assert steps[1][1].cascade is None
