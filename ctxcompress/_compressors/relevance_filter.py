@@ -114,6 +114,19 @@ def _embedded_texts(units: Sequence[Unit], titles: Sequence[str]) -> list[str]:
     return [f"{titles[u.chunk]}: {u.text}" if titles[u.chunk] else u.text for u in units]
 
 
+def cascade_pick(cheap: NDArray[np.float64], cost: Sequence[int], room: float) -> list[int]:
+    """Indices (sorted) of the best units by ``cheap`` (ties: earlier first) whose ``cost`` adds up to
+    at least ``room`` (every unit when they do not reach it), at least one for a non-empty input."""
+    picked: list[int] = []
+    total = 0
+    for i in np.argsort(-cheap, kind="stable"):
+        if picked and total >= room:
+            break
+        picked.append(int(i))
+        total += cost[int(i)]
+    return sorted(picked)
+
+
 def _minmax(x: NDArray[np.float64]) -> NDArray[np.float64]:
     if x.size == 0:
         return x
@@ -165,6 +178,14 @@ class RelevanceFilter(Compressor):
     bridge names a unit is the first to cover (a submodular coverage objective, Lin & Bilmes 2011);
     ``pronoun_context=True`` adds the sentence before a kept sentence that opens by pointing back
     ("He", "It", "The film", ...) when it fits the budget (context-aware extraction, as in EXIT).
+
+    ``cascade`` (hybrid scorer, with a budget; ``None``, the default, embeds every unit): a cheap first
+    pass ranks the units by the hybrid score without its embedding term (BM25, bridging, lead), and
+    only the best of them, whose tokens add up to ``cascade`` times the budget, are embedded; the
+    others score as if their cosine were the lowest of the embedded ones. Fewer texts reach the
+    embedder on a tight budget (speed and answer recall of ``cascade=2``, and why it is not the
+    default: ``eval/RESULTS_speed.md``). The same units are embedded with or without a vector store,
+    so the output does not depend on what is stored.
     """
 
     def __init__(
@@ -186,6 +207,7 @@ class RelevanceFilter(Compressor):
         redundancy: float = 0.0,
         coverage: float = 0.0,
         pronoun_context: bool = False,
+        cascade: float | None = None,
     ) -> None:
         self.granularity: Granularity = validate_choice("granularity", granularity, ("sentence", "document"))
         self.scorer = check_scorer(scorer)
@@ -205,6 +227,7 @@ class RelevanceFilter(Compressor):
         if not isinstance(pronoun_context, bool):
             raise ConfigError(f"pronoun_context must be a bool, got {pronoun_context!r}")
         self.pronoun_context = pronoun_context
+        self.cascade = validate_number("cascade", cascade, low=1)
         self._embedder_obj: Embedder | None = None
 
     # ---------------------------------------------------------------- models
@@ -224,9 +247,17 @@ class RelevanceFilter(Compressor):
 
     # ---------------------------------------------------------------- scoring
     def score_units(
-        self, chunks: Sequence[Chunk], units: Sequence[Unit], query: str, ctx: CallContext
+        self,
+        chunks: Sequence[Chunk],
+        units: Sequence[Unit],
+        query: str,
+        ctx: CallContext,
+        *,
+        cost: Sequence[int] | None = None,
+        cap: int | None = None,
     ) -> NDArray[np.float64]:
-        """Relevance of each unit to ``query`` (larger is better)."""
+        """Relevance of each unit to ``query`` (larger is better); with ``cascade`` set, ``cost`` (tokens
+        of each unit) and ``cap``, only the cascade's candidates are embedded."""
         if not units:
             return np.zeros(0)
         titles = [chunk_title(c, self.title_key) for c in chunks]
@@ -239,12 +270,39 @@ class RelevanceFilter(Compressor):
             return self._bm25(query, units, titles)
         texts = _embedded_texts(units, titles)
         emb = self._get_embedder()
-        vecs = ctx.embed(emb, texts)
-        qv = ctx.embed(emb, [query], queries=True)[0]
-        cos: NDArray[np.float64] = (vecs @ qv).astype(np.float64)
+        picked = None
+        if self.scorer == "hybrid" and cost is not None:
+            picked = self._cascade_candidates(query, chunks, units, titles, cost, cap)
+        if picked is None:
+            vecs = ctx.embed(emb, texts)
+            qv = ctx.embed(emb, [query], queries=True)[0]
+            cos: NDArray[np.float64] = (vecs @ qv).astype(np.float64)
+        else:
+            vecs = ctx.embed(emb, [texts[i] for i in picked])
+            qv = ctx.embed(emb, [query], queries=True)[0]
+            sub = (vecs @ qv).astype(np.float64)
+            cos = np.full(len(units), float(sub.min()))
+            cos[picked] = sub
+            ctx.details["embedded_units"] = len(picked)
         if self.scorer == "embedding":
             return cos
         return self._hybrid(query, chunks, units, titles, cos)
+
+    def _cascade_candidates(
+        self,
+        query: str,
+        chunks: Sequence[Chunk],
+        units: Sequence[Unit],
+        titles: Sequence[str],
+        cost: Sequence[int],
+        cap: int | None,
+    ) -> list[int] | None:
+        """The units worth embedding (sorted), or ``None`` for all: the best by the hybrid score
+        without its embedding term, until their tokens reach ``cascade`` times ``cap``."""
+        if self.cascade is None or cap is None or sum(cost) <= self.cascade * cap:
+            return None
+        cheap = self._hybrid(query, chunks, units, titles, np.zeros(len(units)))
+        return cascade_pick(cheap, cost, self.cascade * cap)
 
     def _bm25(self, query: str, units: Sequence[Unit], titles: Sequence[str]) -> NDArray[np.float64]:
         from .._backends.scorers import BM25Scorer
@@ -313,10 +371,10 @@ class RelevanceFilter(Compressor):
         units = make_units(chunks, self.granularity)
         if not units:
             return []
-        scores = self.score_units(chunks, units, query, ctx)
+        cost = [ctx.count(u.text) + 1 for u in units]
+        scores = self.score_units(chunks, units, query, ctx, cost=cost, cap=cap)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         eligible = self._eligible(scores, order)
-        cost = [ctx.count(u.text) + 1 for u in units]
         if self.redundancy or self.coverage:
             taken = self._cover(chunks, units, scores, eligible, query, cost, cap, ctx)
             used = sum(cost[i] for i in taken)
