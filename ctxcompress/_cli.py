@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import re
@@ -31,6 +32,10 @@ COUNTER_HELP = (
     "or a tokenizer.json path (default o200k_base)"
 )
 MODEL_HELP = "an alias of --counter (give one of them)"
+FORMAT_HELP = (
+    "json (default): chunks, text and report; markdown: the report; text: the compressed text; html: a "
+    "self-contained page of every source chunk with the kept text highlighted and the dropped text greyed"
+)
 
 COMPRESS_EPILOG = """\
 input (JSON lines, the default): one chunk per line, an object or a JSON string
@@ -39,11 +44,13 @@ input (JSON lines, the default): one chunk per line, an object or a JSON string
   id, metadata and score are optional. With --input-format text every non-blank line is one chunk.
 
 output: JSON with the kept chunks (text, metadata, spans into the source text), the joined text and
-the savings report; --format markdown prints the report, --format text the compressed text only.
+the savings report; --format markdown prints the report, --format text the compressed text only,
+--format html a self-contained page showing what was kept, merged and dropped in every chunk.
 
 example:
   echo '{"id": "a", "text": "Paris is the capital of France. Cats sleep a lot."}' \\
     | ctxcompress compress --query "capital of France?" --budget 50% --format markdown
+  ctxcompress compress --input chunks.jsonl --query "capital of France?" --budget 50% --format html > cut.html
 """
 
 KG_EPILOG = """\
@@ -220,6 +227,8 @@ def _print_result(res: CompressionResult, args: argparse.Namespace) -> int:
     report = res.report.with_price(args.price) if args.price is not None else res.report
     if args.format == "markdown":
         _emit(report.to_markdown(per_chunk=True))
+    elif args.format == "html":
+        _emit(dataclasses.replace(res, report=report).to_html())
     elif args.format == "text":
         _emit(res.text)
     else:
@@ -458,9 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--format",
-        choices=("json", "markdown", "text"),
+        choices=("json", "markdown", "text", "html"),
         default="json",
-        help="json (default): chunks, text and report; markdown: the report; text: the compressed text",
+        help=FORMAT_HELP,
     )
     c.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     c.add_argument("--compact", action="store_true", help="one-line JSON")
@@ -567,9 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--model", default=None, help=MODEL_HELP)
     k.add_argument(
         "--format",
-        choices=("json", "markdown", "text"),
+        choices=("json", "markdown", "text", "html"),
         default="json",
-        help="json (default): chunks, text and report; markdown: the report; text: the compressed text",
+        help=FORMAT_HELP,
     )
     k.add_argument("--price", type=_price, default=None, help="price per 1M input tokens, to report cost saved")
     k.add_argument("--compact", action="store_true", help="one-line JSON")

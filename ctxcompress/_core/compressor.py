@@ -101,7 +101,7 @@ class Compressor(Configurable, ABC):
                 logger.warning("%s", warning)
         for warning in report.warnings:
             logger.warning("%s", warning)
-        return CompressionResult(chunks=tuple(out), report=report, text=text, sources=tuple(sources))
+        return CompressionResult(chunks=tuple(out), report=report, text=text, sources=tuple(sources), query=query)
 
     async def acompress(
         self,

@@ -21,12 +21,14 @@ def join_text(chunks: Sequence[Chunk]) -> str:
 
 @dataclass(frozen=True)
 class CompressionResult:
-    """The output of ``compress``: chunks traceable to ``sources``, the prompt-ready ``text``, a report."""
+    """The output of ``compress``: chunks traceable to ``sources``, the prompt-ready ``text``, a report,
+    and the ``query`` they were compressed for."""
 
     chunks: tuple[Chunk, ...]
     report: SavingsReport
     text: str
     sources: tuple[Chunk, ...] = ()
+    query: str = ""
 
     def __iter__(self) -> Any:
         return iter(self.chunks)
@@ -43,6 +45,15 @@ class CompressionResult:
         if include_sources:
             data["sources"] = [c.to_dict() for c in self.sources]
         return data
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """A self-contained HTML page of this compression (no script, no network): the query, the
+        per-stage and per-chunk token counts, and every source chunk with the text kept highlighted,
+        merged near-duplicates struck through and the dropped text greyed. Write it to a file and open
+        it in a browser; see :mod:`ctxcompress._core.html`."""
+        from .html import render_html
+
+        return render_html(self.chunks, self.sources, self.report, text=self.text, query=self.query, title=title)
 
     def check_spans(self) -> list[str]:
         """Problems with the provenance of the output (empty when every verbatim span is exact)."""

@@ -158,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="token counter: a target model (gpt-4o, ...), an encoding (o200k_base, the default), approx or a "
         "tokenizer.json path; --model is an alias",
     )
-    r.add_argument("--embedder", default="st", help="embedder for every method: st (MiniLM), onnx, default, fake, ...")
+    r.add_argument(
+        "--embedder",
+        default="onnx",
+        help="embedder for every method: onnx (default: the library's default, MiniLM int8 on ONNX Runtime), "
+        "st (MiniLM on sentence-transformers), default, fake, ...",
+    )
     r.add_argument(
         "--seed",
         type=int,
@@ -194,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--rescore", action="store_true", help="recompute the metrics of cached records from their stored text"
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    r.add_argument(
+        "--html-examples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="write, for the first N questions of each data set, an HTML view of what each ctxcompress method "
+        "kept at each budget (OUT/examples/...), linked from report.html; 0: none (default 3)",
+    )
 
     sub.add_parser("methods", help="list the registered methods")
     sub.add_parser("datasets", help="list the data sets")
@@ -293,6 +306,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         sample=args.sample,
         titles=args.titles,
         split=args.split,
+        html_examples=args.html_examples,
         command="ctxcompress-eval " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
     )
     run(cfg)

@@ -28,7 +28,7 @@ class RunConfig:
     records: Path | None = None
     limit: int | None = None
     counter: str = "o200k_base"
-    embedder: str = "st"
+    embedder: str = "onnx"
     seed: int = 0
     workers: int = 1
     engine: str = "local"
@@ -44,6 +44,7 @@ class RunConfig:
     sample: int | None = None
     titles: str = "metadata"
     split: str = "report"
+    html_examples: int = 3
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -61,6 +62,8 @@ class RunConfig:
             raise ValueError("workers must be >= 1")
         if self.threads < 1:
             raise ValueError("threads must be >= 1")
+        if self.html_examples < 0:
+            raise ValueError("html_examples must be >= 0")
         if self.titles not in TITLES:
             raise ValueError(f"titles must be one of {', '.join(TITLES)}; got {self.titles!r}")
         if self.split not in SPLITS:

@@ -198,11 +198,16 @@ class CompressorMethod(Method):
     def warm_up(self) -> None:
         self.compressor.warm_up()
 
-    def compress(self, question: str, contexts: Sequence[Passage], budget: float) -> MethodOutput:
+    def result(self, question: str, contexts: Sequence[Passage], budget: float) -> Any:
+        """The ``ctxcompress.CompressionResult`` of one call (spans, sources, report: for the HTML view)."""
         from ctxcompress import Budget, Chunk
 
         chunks = [Chunk(text=p.text, id=p.id, metadata={"title": p.title}) for p in contexts]
-        res = self.compressor.compress(chunks, query=question, budget=Budget(fraction=budget), counter=self.ctx.counter)
+        cap = Budget(fraction=budget)
+        return self.compressor.compress(chunks, query=question, budget=cap, counter=self.ctx.counter)
+
+    def compress(self, question: str, contexts: Sequence[Passage], budget: float) -> MethodOutput:
+        res = self.result(question, contexts, budget)
         kept: dict[str, None] = {}
         for ch in res.chunks:
             if ch.spans:

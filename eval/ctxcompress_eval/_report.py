@@ -6,6 +6,11 @@ Every recall in the tables carries its interval (``[low–high]``). A row is mar
 front line) only when no other row keeps about as few tokens or fewer (at most :data:`KEPT_TOLERANCE`
 more) while scoring within or above its interval: a lead inside the interval is a tie, not a win.
 Without intervals (older results) this is the plain Pareto front with the same tolerance.
+
+Reading order: a one-line headline per data set (:func:`headline`: how many questions ctxcompress
+keeps the answer for at the budget nearest 25%, and the best peer), then per data set the plot, the
+table and links to the HTML views of what was cut (``examples`` in the results), and the run details
+last. The plot needs matplotlib (a dependency of ``ctxcompress-eval``); without it the report says so.
 """
 
 from __future__ import annotations
@@ -22,7 +27,24 @@ from typing import Any
 
 from ._metrics import MIN_QUESTIONS
 
-__all__ = ["KEPT_TOLERANCE", "load_results", "pareto_front", "quality_key", "starred", "write_all"]
+__all__ = [
+    "HEADLINE_BUDGET",
+    "KEPT_TOLERANCE",
+    "headline",
+    "load_results",
+    "pareto_front",
+    "plot_figure",
+    "quality_key",
+    "starred",
+    "write_all",
+]
+
+HEADLINE_BUDGET = 0.25
+"""The headline compares methods at the run's budget nearest this kept fraction."""
+NO_PLOT = (
+    "No plot: matplotlib is not installed in this environment. It is a dependency of ctxcompress-eval "
+    "(pip install ctxcompress-eval, or pip install matplotlib), then `ctxcompress-eval report OUT` redraws it."
+)
 
 KEPT_TOLERANCE = 0.01
 """Kept fractions this close count as the same cost when marking ★ (peers miss a budget by ~0.01)."""
@@ -204,48 +226,137 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _plot_png(dataset: str, rows: Sequence[dict[str, Any]]) -> bytes | None:
-    try:
-        import matplotlib
+def _have_matplotlib() -> bool:
+    import importlib.util
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _budget_label(r: dict[str, Any]) -> str:
+    return "all" if r["method"] == "none" else f"{r['budget']:.0%}"
+
+
+def plot_figure(dataset: str, rows: Sequence[dict[str, Any]]) -> Any:
+    """The quality vs kept fraction figure of one data set (a matplotlib ``Figure``; None without rows).
+
+    Each method is a line of markers, each marker labelled with its budget; a row with ★ gets a black
+    ring *around* its marker (drawn under it, hollow), so every method stays visible on the front.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     key = quality_key(rows)
-    usable = [r for r in rows if r.get(key) is not None]
+    usable = [r for r in rows if r.get(key) is not None and r.get("kept_fraction") is not None]
     if not usable:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=110)
     methods = sorted({r["method"] for r in usable})
     for m in methods:
-        pts = sorted(
-            (r["kept_fraction"], r[key], r.get(f"{key}_lo"), r.get(f"{key}_hi")) for r in usable if r["method"] == m
-        )
-        xs = [p[0] for p in pts]
-        ys = [p[1] for p in pts]
-        line = ax.plot(xs, ys, marker="o", linewidth=1, label=m)[0]
-        if all(p[2] is not None and p[3] is not None for p in pts):
-            err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
-            ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor=line.get_color(), alpha=0.5, capsize=2)
-    front = [r for r in usable if r.get("pareto")]
+        mine = sorted((r for r in usable if r["method"] == m), key=lambda r: r["kept_fraction"])
+        xs = [r["kept_fraction"] for r in mine]
+        ys = [r[key] for r in mine]
+        line = ax.plot(xs, ys, marker="o", markersize=6, linewidth=1, label=m, zorder=4)[0]
+        lows = [r.get(f"{key}_lo") for r in mine]
+        highs = [r.get(f"{key}_hi") for r in mine]
+        if all(lo is not None and hi is not None for lo, hi in zip(lows, highs, strict=True)):
+            err = [[y - lo for y, lo in zip(ys, lows, strict=True)], [hi - y for y, hi in zip(ys, highs, strict=True)]]
+            ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor=line.get_color(), alpha=0.5, capsize=2, zorder=3)
+        for r, x, y in zip(mine, xs, ys, strict=True):
+            ax.annotate(
+                _budget_label(r),
+                (x, y),
+                xytext=(4, 5),
+                textcoords="offset points",
+                fontsize=7,
+                color=line.get_color(),
+                zorder=6,
+            )
+    front = sorted((r["kept_fraction"], r[key]) for r in usable if r.get("pareto"))
     if front:
-        fpts = sorted((r["kept_fraction"], r[key]) for r in front)
-        fx, fy = zip(*fpts, strict=True)
-        ax.step(fx, fy, where="post", color="black", linestyle="--", linewidth=1, label="Pareto front")
-        ax.scatter(fx, fy, marker="*", s=160, color="black", zorder=5)
-    ax.set_xlabel("kept fraction of the context's tokens (achieved); bars: bootstrap 95% interval")
+        fx, fy = zip(*front, strict=True)
+        ax.step(fx, fy, where="post", color="black", linestyle="--", linewidth=0.8, alpha=0.6, zorder=2)
+        ax.scatter(
+            fx,
+            fy,
+            s=230,
+            marker="o",
+            facecolors="none",
+            edgecolors="black",
+            linewidths=1.4,
+            zorder=2,
+            label="★ (ring): best for its cost",
+        )
+    ax.set_xlabel("kept fraction of the context's tokens (achieved); labels: budget; bars: bootstrap 95% interval")
     ax.set_ylabel("answer-in-context recall" if key == "answer_recall" else "supporting-passage recall")
     ax.set_title(f"{dataset}: quality vs kept fraction")
-    ax.set_xlim(0, 1.05)
-    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, 1.08)
+    ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    buf = io.BytesIO()
     fig.tight_layout()
+    return fig
+
+
+def _plot_png(dataset: str, rows: Sequence[dict[str, Any]]) -> bytes | None:
+    if not _have_matplotlib():
+        return None
+    import matplotlib.pyplot as plt
+
+    fig = plot_figure(dataset, rows)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def _family(method: str) -> bool:
+    """ctxcompress's own methods: ``ctxcompress``, ``ctxcompress:<Class>``, ``config:<file>``."""
+    return method == "ctxcompress" or method.startswith(("ctxcompress:", "config:"))
+
+
+def _hits(r: dict[str, Any], key: str) -> tuple[int, int] | None:
+    """(questions that kept the answer, questions scored) of a row; for support: all supporting kept."""
+    if key == "answer_recall":
+        value, n = r.get("answer_recall"), r.get("n_answer")
+    else:
+        value, n = r.get("support_all"), r.get("n_support")
+    if value is None or not n:
+        return None
+    return round(float(value) * int(n)), int(n)
+
+
+def headline(dataset: str, rows: Sequence[dict[str, Any]], target: float = HEADLINE_BUDGET) -> str | None:
+    """One line: how many questions ctxcompress keeps the answer for at the budget nearest ``target``,
+    and how many the best other method (not ``none``) keeps it for. None when there is nothing to say."""
+    key = quality_key(rows)
+    budgets = sorted({float(r["budget"]) for r in rows if r["method"] != "none"})
+    if not budgets:
+        return None
+    budget = min(budgets, key=lambda b: (abs(b - target), b))
+    at = [r for r in rows if r["method"] != "none" and float(r["budget"]) == budget and _hits(r, key) is not None]
+    ours = [r for r in at if _family(r["method"])]
+    if not ours:
+        return None
+    ours.sort(key=lambda r: (r["method"] != "ctxcompress", -_hits(r, key)[0]))  # type: ignore[index]
+    best_ours = ours[0]
+    x, n = _hits(best_ours, key)  # type: ignore[misc]
+    what = "keeps the answer" if key == "answer_recall" else "keeps every supporting passage"
+    line = f"{dataset}: at {budget:.0%} kept, {best_ours['method']} {what} for {x} of {n} questions"
+    peers = [r for r in at if not _family(r["method"])]
+    if peers:
+        best = max(peers, key=lambda r: (_hits(r, key)[0], r["method"] != "random"))  # type: ignore[index]
+        y, n2 = _hits(best, key)  # type: ignore[misc]
+        label = "the random baseline" if best["method"] == "random" else f"the best peer ({best['method']})"
+        line += f"; {label} for {y}" + (f" of {n2}" if n2 != n else "")
+    return line + "."
+
+
+def _examples(results: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
+    return [e for e in results.get("examples") or () if e.get("dataset") == dataset and e.get("path")]
 
 
 def _by_dataset(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -322,28 +433,51 @@ def _dataset_line(key: str, info: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _headlines(results: dict[str, Any]) -> list[str]:
+    out = []
+    for ds, group in _by_dataset(results.get("results", [])).items():
+        line = headline(ds, group)
+        if line:
+            out.append(line)
+    return out
+
+
+_STAR_NOTE = (
+    "★ = no other row keeps about as few tokens or fewer and scores within or above this row's "
+    "95% interval (a lead inside the interval is a tie); in the plot, a black ring around the marker. "
+    "`kept` is the mean achieved kept fraction; `(n over)` counts questions over the cap "
+    "(peers that cannot hit a budget exactly)."
+)
+
+
 def render_markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
-    lines = ["# ctxcompress-eval report", "", *_header_lines(results), ""]
+    lines = ["# ctxcompress-eval report", ""]
+    heads = _headlines(results)
+    if heads:
+        lines += [f"**{h}**" if len(heads) == 1 else f"- **{h}**" for h in heads] + [""]
     rows = results.get("results", [])
+    no_plot = not _have_matplotlib()
     for ds, group in _by_dataset(rows).items():
         info = results.get("datasets", {}).get(ds, {})
         lines += [f"## {ds}", "", _dataset_line(ds, info), ""]
         warning = _warning(group)
         if warning:
             lines += [f"**{warning}**", ""]
-        lines += [markdown_table(group), ""]
         if ds in plots:
             lines += [f"![{ds}: quality vs kept fraction]({plots[ds]})", ""]
+        elif no_plot:
+            lines += [f"_{NO_PLOT}_", ""]
+        lines += [markdown_table(group), ""]
+        examples = _examples(results, ds)
+        if examples:
+            lines += ["What was cut (HTML, one page per question): " + ", ".join(
+                f"[{e['method']} @ {float(e['budget']):.0%} · {e['id']}]({e['path']})" for e in examples
+            ), ""]  # fmt: skip
     notes = [v["notes"] for v in results.get("methods", {}).values() if v.get("notes")]
-    lines += [
-        "★ = no other row keeps about as few tokens or fewer and scores within or above this row's "
-        "95% interval (a lead inside the interval is a tie). "
-        "`kept` is the mean achieved kept fraction; `(n over)` counts questions over the cap "
-        "(peers that cannot hit a budget exactly).",
-        "",
-    ]
+    lines += [_STAR_NOTE, ""]
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    lines += ["## Run details", "", *_header_lines(results), ""]
     return "\n".join(lines)
 
 
@@ -352,41 +486,59 @@ _CSS = (
     "table{border-collapse:collapse;font-size:13px;margin:1em 0}"
     "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
     "td:first-child,th:first-child{text-align:left}tr.front{background:#fff6d5}code{background:#f3f3f3}"
+    ".headline{font-size:1.15em;font-weight:600;background:#eef4ff;border-left:4px solid #3d6fd1;padding:.4em .7em}"
+    "img.plot{max-width:100%}.noplot{color:#8a4b00}"
 )
 
 
 def render_html(results: dict[str, Any], pngs: dict[str, bytes]) -> str:
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>ctxcompress-eval report</title>",
-        f"<style>{_CSS}</style></head><body><h1>ctxcompress-eval report</h1><ul>",
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ctxcompress-eval report</title>",
+        f"<style>{_CSS}</style></head><body><h1>ctxcompress-eval report</h1>",
     ]
-    for line in _header_lines(results):
-        text = html.escape(line[2:])
-        parts.append("<li>" + text.replace("`", "") + "</li>")
-    parts.append("</ul>")
+    for h in _headlines(results):
+        parts.append(f"<p class='headline'>{html.escape(h)}</p>")
+    no_plot = not _have_matplotlib()
     for ds, group in _by_dataset(results.get("results", [])).items():
         info = results.get("datasets", {}).get(ds, {})
         parts.append(f"<h2>{html.escape(ds)}</h2><p>{html.escape(_dataset_line(ds, info))}</p>")
         warning = _warning(group)
         if warning:
             parts.append(f"<p><strong>{html.escape(warning)}</strong></p>")
+        if ds in pngs:
+            b64 = base64.b64encode(pngs[ds]).decode("ascii")
+            parts.append(
+                f"<img class='plot' alt='{html.escape(ds, quote=True)}: quality vs kept fraction' "
+                f"src='data:image/png;base64,{b64}'>"
+            )
+        elif no_plot:
+            parts.append(f"<p class='noplot'>{html.escape(NO_PLOT)}</p>")
         head, body = _table_rows(group)
         parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
         for cells in body:
             cls = " class='front'" if cells[0].endswith("★") else ""
             parts.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
-        if ds in pngs:
-            b64 = base64.b64encode(pngs[ds]).decode("ascii")
-            parts.append(f"<img alt='{html.escape(ds)} plot' src='data:image/png;base64,{b64}'>")
-    parts.append(
-        "<p>★ = no other row keeps about as few tokens or fewer and scores within or above this row's 95% "
-        "interval. kept = mean achieved kept fraction.</p>"
-    )
+        examples = _examples(results, ds)
+        if examples:
+            parts.append("<p class='examples'>What was cut (one page per question): ")
+            parts.append(
+                ", ".join(
+                    f"<a href='{html.escape(str(e['path']), quote=True)}' "
+                    f"title='{html.escape(str(e.get('question', '')), quote=True)}'>"
+                    f"{html.escape(str(e['method']))} @ {float(e['budget']):.0%} · {html.escape(str(e['id']))}</a>"
+                    for e in examples
+                )
+                + "</p>"
+            )
+    parts.append(f"<p>{html.escape(_STAR_NOTE.replace('`', ''))}</p>")
     notes = [v["notes"] for v in results.get("methods", {}).values() if v.get("notes")]
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    parts.append("</body></html>")
+    parts.append("<h2>Run details</h2><ul>")
+    for line in _header_lines(results):
+        parts.append("<li>" + html.escape(line[2:]).replace("`", "") + "</li>")
+    parts.append("</ul></body></html>")
     return "\n".join(parts)
 
 

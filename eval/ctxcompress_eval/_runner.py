@@ -26,11 +26,11 @@ from ._config import BUDGET_FREE, HARNESS_VERSION, RunConfig, make_context
 from ._data import Question
 from ._datasets import DATASETS, dataset_key, load_dataset, parse_dataset_spec
 from ._engines import LocalEngine, Task, run_ray
-from ._methods import MethodContext, build_method, expand_method_names
+from ._methods import CompressorMethod, Method, MethodContext, build_method, expand_method_names
 from ._reader import make_reader
 from ._store import RecordStore, make_record, store_folder
 
-__all__ = ["run", "sample_questions"]
+__all__ = ["run", "sample_questions", "write_examples"]
 
 
 # --------------------------------------------------------------------------- the run
@@ -152,6 +152,7 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] | None = None) -> dict[str
         rows.append(
             aggregate(recs, dataset=key, method=name, budget=budget, has_reader=reader is not None, seed=cfg.seed)
         )
+    examples = write_examples(cfg.out, datasets, methods, cfg.budgets, cfg.html_examples, say)
     results = {
         "harness": _harness_info(cfg, ctx),
         "datasets": {key: _dataset_info(key, qs, cfg.split) for key, qs in datasets.items()},
@@ -159,10 +160,64 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] | None = None) -> dict[str
             n: {"description": m.describe(), "notes": m.notes, "extractive": m.extractive} for n, m in methods.items()
         },
         "results": rows,
+        "examples": examples,
     }
     _report.write_all(results, cfg.out)
     say(f"wrote {cfg.out / 'results.json'}, results.csv, report.md, report.html")
     return results
+
+
+def write_examples(
+    out: Path,
+    datasets: dict[str, list[Question]],
+    methods: dict[str, Method],
+    budgets: Sequence[float],
+    n: int,
+    say: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """For the first ``n`` questions of each data set, one HTML view of what each ctxcompress method
+    (``ctxcompress``, ``ctxcompress:<Class>``, ``config:<file>``) kept at each budget:
+    ``out/examples/<data set>/<method>@<budget>/<question>.html`` (``CompressionResult.to_html()``).
+
+    The record store keeps the compressed text, not the spans, so the views come from running the
+    method again on those questions, untimed, after the measured run. Returns one entry per page
+    (dataset, method, budget, id, question, path relative to ``out``) for the report to link.
+    """
+    entries: list[dict[str, Any]] = []
+    if n <= 0:
+        return entries
+    for key, questions in datasets.items():
+        for name, m in methods.items():
+            if not isinstance(m, CompressorMethod):
+                continue
+            for budget in budgets:
+                folder = Path("examples") / _safe(key) / _safe(f"{name}@{budget:g}")
+                for q in questions[:n]:
+                    try:
+                        res = m.result(q.question, q.contexts, budget)
+                    except Exception as exc:  # the run recorded the error already; the view is optional
+                        if say is not None:
+                            say(f"no HTML example for {key} {name} @{budget:g} {q.id}: {exc}")
+                        continue
+                    rel = folder / (_safe(q.id) + ".html")
+                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                    title = f"{key} · {name} @ {budget:.0%} · question {q.id}"
+                    (out / rel).write_text(res.to_html(title=title), encoding="utf-8")
+                    entries.append(
+                        {
+                            "dataset": key,
+                            "method": name,
+                            "budget": budget,
+                            "id": q.id,
+                            "question": q.question,
+                            "path": rel.as_posix(),
+                        }
+                    )
+    return entries
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name).strip(".") or "_"
 
 
 def sample_questions(questions: Sequence[Question], n: int, seed: int = 0) -> list[Question]:

@@ -82,3 +82,50 @@ def test_make_reader() -> None:
     assert make_reader("ctxcompress.testing:FakeLLM")("Q\n\nlast words") == "last words"  # type: ignore[misc]
     with pytest.raises(ValueError):
         make_reader("nonsense")
+
+
+def test_headline_plot_first_and_run_details_last(tmp_path: Path) -> None:
+    from ctxcompress_eval._report import headline
+
+    rows = [_row("none", 1.0, 1.0, 1.0), _row("ctxcompress", 0.25, 0.25, 0.75), _row("peer", 0.25, 0.26, 0.5)]
+    rows += [_row("random", 0.25, 0.25, 0.25), _row("ctxcompress", 0.5, 0.5, 1.0)]
+    assert headline("toy", rows) == (
+        "toy: at 25% kept, ctxcompress keeps the answer for 3 of 4 questions; the best peer (peer) for 2."
+    )
+    results = {
+        "harness": {"command": "ctxcompress-eval run ...", "counter": "o200k_base", "embedder": "fake", "config": {}},
+        "datasets": {"toy": {"description": "toy set", "n_questions": 4}},
+        "methods": {},
+        "results": rows,
+        "examples": [
+            {"dataset": "toy", "method": "ctxcompress", "budget": 0.25, "id": "q<1>", "path": "examples/a.html"}
+        ],
+    }
+    write_all(results, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert page.index("class='headline'") < page.index("<img class='plot'") < page.index("<table>")
+    assert page.index("<table>") < page.index("Run details") and "href='examples/a.html'" in page
+    assert "q&lt;1&gt;" in page
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("at 25% kept") < md.index("![toy") < md.index("| method") < md.index("## Run details")
+
+
+def test_plot_rings_stars_under_visible_markers_and_labels_budgets() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+
+    from ctxcompress_eval._report import _mark_front, plot_figure
+
+    rows = [_row("none", 1.0, 1.0, 1.0), _row("ours", 0.5, 0.5, 0.8), _row("peer", 0.5, 0.55, 0.7)]
+    _mark_front(rows)
+    fig = plot_figure("toy", rows)
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    assert {"none", "ours", "peer"} <= set(lines)
+    rings = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(rings) == 1 and len(rings[0].get_offsets()) == 2
+    assert all(fc[3] == 0 for fc in rings[0].get_facecolors())  # hollow: the marker inside stays visible
+    assert all(rings[0].get_zorder() < lines[m].get_zorder() for m in lines)
+    assert sorted(t.get_text() for t in ax.texts) == ["50%", "50%", "all"]
+    plt.close(fig)
