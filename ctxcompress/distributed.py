@@ -242,8 +242,9 @@ def _ray() -> tuple[Any, Any]:
 @contextlib.contextmanager
 def ray_session(address: str | None = None, *, workers: int = 2) -> Iterator[Any]:
     """The Ray connection a job runs on: the one this process already initialised, else the cluster
-    at ``address`` (or ``RAY_ADDRESS``), else a local cluster of ``workers`` CPUs started here and shut
-    down at the end."""
+    at ``address`` (or ``RAY_ADDRESS``), else a local cluster of ``workers + 1`` CPUs started here and
+    shut down at the end (the ``workers`` actors hold one CPU each; the read tasks need one more, or the
+    job waits forever). On a cluster of your own, keep ``workers`` below its CPU count."""
     ray = require("ray", extra="ray", purpose="running on a Ray cluster")
     if ray.is_initialized():
         yield ray
@@ -251,7 +252,7 @@ def ray_session(address: str | None = None, *, workers: int = 2) -> Iterator[Any
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address or None)  # connecting: the cluster's own settings apply
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         yield ray
     finally:
