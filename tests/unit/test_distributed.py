@@ -257,7 +257,8 @@ def needs_ray(fn: Any) -> Any:
 def local_ray() -> Any:
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)  # 2 actors + the read task
+    # two actors hold one CPU each; the read task needs a third
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
