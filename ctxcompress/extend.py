@@ -17,18 +17,20 @@ Subclass :class:`Compressor`, take keyword-only constructor parameters stored un
 
 Register the class with :func:`~ctxcompress.register_type` so that ``to_dict`` / ``from_dict`` and
 configuration files can name it, and test it with :class:`ctxcompress.testing.CompressorConformance`.
-The README shows a complete example.
+The README shows a complete example. Framework adapters use :func:`resolve_store` (a store object
+or a file path, opened once per process) and :func:`unknown_fields_message` (misspelt keywords).
 """
 
 from __future__ import annotations
 
 from ._core.compressor import Compressor, OnError
 from ._core.context import CallContext
+from ._core.defaults import resolve_store
 from ._core.registry import register_type
 from ._core.result import SEPARATOR, join_text
 from ._core.select import Unit, build_chunks, drop_weakest, fill_under_cap, make_units
 from ._core.text import extract, fit_to_budget
-from ._core.validate import validate_choice, validate_number
+from ._core.validate import unknown_fields_message, validate_choice, validate_number
 
 __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "CallContext",
@@ -44,6 +46,8 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by a test
     "join_text",
     "make_units",
     "register_type",
+    "resolve_store",
+    "unknown_fields_message",
     "validate_choice",
     "validate_number",
 ]

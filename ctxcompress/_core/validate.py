@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["validate_choice", "validate_number"]
+__all__ = ["unknown_fields_message", "validate_choice", "validate_number"]
 
 T = TypeVar("T")
 
@@ -48,3 +48,15 @@ def validate_number(
     if high is not None and v > high:
         raise ConfigError(f"{name} must be <= {high}, got {v!r}")
     return value
+
+
+def unknown_fields_message(owner: str, unknown: Sequence[str], known: Sequence[str]) -> str:
+    """The error message for misspelt keyword arguments: each unknown name with the close known one
+    (``'budgett' (did you mean 'budget'?)``), then the known names."""
+    import difflib
+
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(known), n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown field(s) for {owner}: {', '.join(parts)}; the fields are {', '.join(sorted(known))}"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import difflib
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union
@@ -45,10 +43,10 @@ from ctxcompress import (
     IndexReport,
     SavingsReport,
     TokenCounter,
-    VectorStore,
     default_pipeline,
     index_chunks,
 )
+from ctxcompress.extend import resolve_store, unknown_fields_message
 
 __all__ = [  # noqa: RUF022 - plain sorted
     "CompressorInput",
@@ -167,7 +165,7 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
             known = [name for name in cls.model_fields]
             unknown = [str(k) for k in data if k not in known]
             if unknown:
-                raise ValueError(_unknown_message(cls.__name__, unknown, known))
+                raise ValueError(unknown_fields_message(cls.__name__, unknown, known))
         return data
 
     @field_validator("compressor", mode="before")
@@ -251,7 +249,7 @@ class CtxCompressor(BaseDocumentCompressor, RunnableSerializable[CompressorInput
     @field_validator("store", mode="before")
     @classmethod
     def _check_store(cls, value: Any) -> Any:
-        return _coerce_store(value)
+        return resolve_store(value)
 
     def _store_kw(self) -> dict[str, Any]:
         return {} if self.store is None else {"store": self.store}
@@ -405,7 +403,7 @@ class CtxCompressIndexer(BaseDocumentTransformer, BaseModel):
     def _check_store(cls, value: Any) -> Any:
         if value is None:
             raise ValueError("store is required: a ctxcompress.VectorStore or its file path")
-        return _coerce_store(value)
+        return resolve_store(value)
 
     @field_validator("compressor", mode="before")
     @classmethod
@@ -430,30 +428,12 @@ class CtxCompressIndexer(BaseDocumentTransformer, BaseModel):
 
 
 # ---------------------------------------------------------------------- helpers
-def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return f"unknown field(s) for {owner}: {', '.join(parts)}; the fields are {', '.join(sorted(known))}"
-
-
 def _counter_name(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else getattr(value, "name", repr(value))
 
 
 def _store_path(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else getattr(value, "path", repr(value))
-
-
-def _coerce_store(value: Any) -> Any:
-    if value is None or isinstance(value, VectorStore):
-        return value
-    if isinstance(value, (str, os.PathLike)):
-        return VectorStore(value)
-    if callable(getattr(value, "encode", None)):
-        return value
-    raise ValueError(f"store must be a ctxcompress.VectorStore or its file path, got {type(value).__name__}")
 
 
 def _as_documents(documents: Document | Sequence[Any]) -> list[Document]:

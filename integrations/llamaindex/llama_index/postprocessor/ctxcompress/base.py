@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
-import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Union
 
@@ -30,9 +28,9 @@ from ctxcompress import (
     Compressor,
     SavingsReport,
     TokenCounter,
-    VectorStore,
     default_pipeline,
 )
+from ctxcompress.extend import resolve_store, unknown_fields_message
 
 __all__ = ["METADATA_KEY", "CtxCompressEndEvent", "CtxCompressPostprocessor"]
 
@@ -149,7 +147,7 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
             known = list(cls.model_fields)
             unknown = [str(k) for k in data if k not in known and k != "class_name"]  # class_name: to_dict()'s tag
             if unknown:
-                raise ValueError(_unknown_message(cls.__name__, unknown, known))
+                raise ValueError(unknown_fields_message(cls.__name__, unknown, known))
             data = {k: v for k, v in data.items() if k != "class_name"}
         return data
 
@@ -187,7 +185,7 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
     @field_validator("store", mode="before")
     @classmethod
     def _check_store(cls, value: Any) -> Any:
-        return coerce_store(value)
+        return resolve_store(value)
 
     @field_serializer("store")
     def _dump_store(self, value: Any) -> Any:
@@ -300,25 +298,6 @@ class CtxCompressPostprocessor(BaseNodePostprocessor):
 
 
 # ---------------------------------------------------------------------- helpers
-def _unknown_message(owner: str, unknown: list[str], known: list[str]) -> str:
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return f"unknown field(s) for {owner}: {', '.join(parts)}; the fields are {', '.join(sorted(known))}"
-
-
-def coerce_store(value: Any) -> Any:
-    """``None``, a ``ctxcompress.VectorStore``, or one opened from a file path."""
-    if value is None or isinstance(value, VectorStore):
-        return value
-    if isinstance(value, (str, os.PathLike)):
-        return VectorStore(value)
-    if callable(getattr(value, "encode", None)):
-        return value
-    raise ValueError(f"store must be a ctxcompress.VectorStore or its file path, got {type(value).__name__}")
-
-
 def _compressor_from_config(data: Mapping[str, Any]) -> Compressor:
     """A compressor from its ``to_dict`` data, through ctxcompress's registry of types: nothing that is
     not a registered type is imported or called (``ctxcompress.ConfigError`` naming it otherwise)."""

@@ -7,9 +7,10 @@ from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer, field_validator
 from llama_index.core.schema import BaseNode, NodeWithScore, TransformComponent
-from llama_index.postprocessor.ctxcompress.base import _compressor_from_config, _to_chunks, coerce_store
+from llama_index.postprocessor.ctxcompress.base import _compressor_from_config, _to_chunks
 
 from ctxcompress import Compressor, IndexReport, default_pipeline, index_chunks
+from ctxcompress.extend import resolve_store
 
 __all__ = ["CtxCompressIndexer"]
 
@@ -43,7 +44,7 @@ class CtxCompressIndexer(TransformComponent):
     def _check_store(cls, value: Any) -> Any:
         if value is None:
             raise ValueError("store is required: a ctxcompress.VectorStore or its file path")
-        return coerce_store(value)
+        return resolve_store(value)
 
     @field_validator("compressor", mode="before")
     @classmethod
