@@ -40,6 +40,17 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(io.TextIOWrapper(f, encoding="utf-8")))
 
 
+def load_kg_and_names(data: Path) -> tuple[Any, dict[str, str], float]:
+    """The graph (Hetionet + JensenLab DISEASES), the BiomixQA disease name -> id table, and the load seconds."""
+    t0 = time.perf_counter()
+    graph = load_graph([data / "hetionet_v1", data / "jensenlab_diseases"])
+    t_load = time.perf_counter() - t0
+    name_ids: dict[str, str] = {}
+    for r in read_csv(data / "kg_rag_biomixqa" / "disease_name_with_id.csv.gz"):
+        name_ids.setdefault(r["disease_name"].strip().lower(), r["disease_id"])
+    return graph, name_ids, t_load
+
+
 def disease_lookup(graph: Any, name_ids: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """DOID -> disease node, and lower-cased name/alias -> disease node."""
     by_doid: dict[str, Any] = {}
@@ -214,9 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = Path(args.data_dir)
     qa = data / "kg_rag_biomixqa"
-    t0 = time.perf_counter()
-    graph = load_graph([data / "hetionet_v1", data / "jensenlab_diseases"])
-    t_load = time.perf_counter() - t0
+    graph, name_ids, t_load = load_kg_and_names(data)
     print(f"graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges, loaded in {t_load:.1f} s")
 
     embedder = get_embedder(args.embedder)
@@ -226,10 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     pruner.warm_up()
     t_index = time.perf_counter() - t0
     print(f"node index: {len(pruner.index())} disease nodes, built and embedded in {t_index:.1f} s")
-
-    name_ids = {}
-    for r in read_csv(qa / "disease_name_with_id.csv.gz"):
-        name_ids.setdefault(r["disease_name"].strip().lower(), r["disease_id"])
 
     results: dict[str, Any] = {"graph": {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}}
     results["timing"] = {"load_s": t_load, "index_s": t_index}

@@ -23,9 +23,8 @@ from typing import Any
 
 from ctxcompress import Budget, CachedEmbedder, KGSchemaPruner, get_counter
 from ctxcompress._backends.embedders import get_embedder
-from ctxcompress._kg.loaders import load_graph
 
-from bench_kg import kept_genes, mcq_items, pct, read_csv
+from bench_kg import kept_genes, load_kg_and_names, mcq_items, pct, read_csv
 
 FORMATS = ("prose", "compact", "auto")
 NO_PRUNING: dict[str, Any] = {"percentile": 0.0, "min_similarity": None, "context_volume": 10_000}
@@ -93,14 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = Path(args.data_dir)
     qa = data / "kg_rag_biomixqa"
-    t0 = time.perf_counter()
-    graph = load_graph([data / "hetionet_v1", data / "jensenlab_diseases"])
-    print(f"graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges ({time.perf_counter() - t0:.1f} s)")
+    graph, name_ids, t_load = load_kg_and_names(data)
+    print(f"graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges ({t_load:.1f} s)")
     embedder = CachedEmbedder(get_embedder(args.embedder), max_entries=2_000_000)  # every format reuses vectors
     counter = get_counter(args.counter)
-    name_ids: dict[str, str] = {}
-    for r in read_csv(qa / "disease_name_with_id.csv.gz"):
-        name_ids.setdefault(r["disease_name"].strip().lower(), r["disease_id"])
     items = mcq_items(read_csv(qa / "mcq_questions.dev.csv.gz")[: args.limit], name_ids, graph)
     answerable = [it for it in items if it["answerable"]]
     print(f"MCQ dev: {len(items)} questions, answerable {len(answerable)}\n")
