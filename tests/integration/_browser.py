@@ -100,6 +100,24 @@ class Web:
         assert self.problems == [], self.problems
         assert self.external_requests() == [], self.external_requests()
 
+    def view_sections(self) -> list[dict[str, Any]]:
+        """The source sections of a ``to_html()`` page, each checked to be tiled exactly by its pieces:
+        ``{"source", "text", "pieces": [[class, start, end, text], ...]}``."""
+        sections: list[dict[str, Any]] = self.page.eval_on_selector_all(
+            "section.chunk",
+            """els => els.map(e => ({source: e.dataset.source, text: e.querySelector('.text').textContent,
+               pieces: Array.from(e.querySelectorAll('[data-start]'),
+                                  p => [p.className, +p.dataset.start, +p.dataset.end, p.textContent])}))""",
+        )
+        for sec in sections:
+            text, pos = sec["text"], 0
+            for cls, start, end, piece in sec["pieces"]:
+                assert cls in ("kept", "dropped", "merged", "summarised"), sec
+                assert start == pos and piece == text[start:end], sec
+                pos = end
+            assert pos == len(text), sec
+        return sections
+
     def screenshot(self, name: str, selector: str | None = None, *, full_page: bool = False) -> bytes:
         """A PNG of the page (or of ``selector``), also saved under ``CTXCOMPRESS_SCREENSHOT_DIR`` when set."""
         folder = os.environ.get("CTXCOMPRESS_SCREENSHOT_DIR")

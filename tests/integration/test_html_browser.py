@@ -55,6 +55,8 @@ SOURCES = [
 ]
 QUERY = "capital of <France> & Paris?"
 
+KG = Path(__file__).resolve().parent.parent / "fixtures" / "kg"
+
 _KINDS = {"dropped": 0, "merged": 1, "summarised": 2, "kept": 3}
 
 
@@ -242,6 +244,38 @@ def test_cli_format_html(web: Web, tmp_path: Path) -> None:
     web.goto(page_file)
     pieces = check_page(web, res, sources, query)
     assert any(p["cls"] == "kept" for p in pieces) and any(p["cls"] == "dropped" for p in pieces)
+
+
+def test_cli_kg_format_html(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ctxcompress import _cli
+    from ctxcompress._backends import embedders as _embed
+
+    monkeypatch.setattr(_embed, "get_embedder", lambda spec=None: FakeEmbedder())
+    query = "Which genes are associated with psoriasis?"
+    args = ["kg", "--graph", str(KG / "hetionet_mini"), "--graph", str(KG / "jensenlab_mini"), "--query", query]
+    args += ["--node-type", "Disease", "--no-index-cache", "--counter", "whitespace", "--percentile", "0"]
+    args += ["--min-similarity", "0"]
+    assert _cli.main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert _cli.main([*args, "--format", "html"]) == 0
+    page_file = tmp_path / "kg.html"
+    page_file.write_text(capsys.readouterr().out, encoding="utf-8")
+    page = web.goto(page_file)
+    assert page.text_content(".query") == f"Query: {query}"
+    sections = web.view_sections()
+    kinds = {p[0] for sec in sections for p in sec["pieces"]}
+    assert {"kept", "dropped"} <= kinds  # facts kept and facts cut
+    # the highlights are the spans of the JSON output of the same command, over the sources the page shows
+    sources = [Chunk(sec["text"], id=sec["source"]) for sec in sections]
+    chunks = [
+        Chunk(c["text"], id=c["id"], metadata=c["metadata"], spans=tuple(Span(**sp) for sp in c["spans"]))
+        for c in data["chunks"]
+    ]
+    got = [(p[0], sec["source"], p[1], p[2]) for sec in sections for p in sec["pieces"]]
+    assert got == expected_pieces(chunks, sources)
+    web.assert_clean()
 
 
 def test_the_watch_catches_network_and_console_errors(web: Web, tmp_path: Path) -> None:
