@@ -5,9 +5,12 @@ script, no network): the query on top, the totals and the per-stage token counts
 chunk with its per-chunk token counts, the text kept verbatim highlighted (``<mark class="kept">``),
 text an abstractive stage summarised underlined (``<span class="summarised">``), near-duplicates a
 fusion stage merged into a kept sentence struck through (``<span class="merged">``) and the dropped
-text greyed (``<span class="dropped">``). Every piece of text is HTML-escaped. Each mark carries
-``data-source``, ``data-start`` and ``data-end`` (offsets into the source text), so the page can be
-checked against the spans.
+text greyed (``<span class="dropped">``). Every piece of text is HTML-escaped, carriage returns as
+character references (an HTML parser turns a raw CR LF into LF, so the page would no longer hold the
+source text; a CR without LF also gets a ``<br>`` to break the line) and a NUL, which HTML cannot
+carry, as U+FFFD (one character for one, so offsets hold). Each mark carries ``data-source``,
+``data-start`` and ``data-end`` (offsets into the source text), so the page can be checked against the
+spans. A Content-Security-Policy forbids loading anything.
 """
 
 from __future__ import annotations
@@ -51,8 +54,29 @@ details{margin:1em 0}pre{white-space:pre-wrap;background:#f6f6f6;padding:.6em;bo
 """
 
 
+# what an HTML parser would not put into the DOM as written: CR (CR LF becomes LF) and NUL (dropped)
+_UNCARRIED = str.maketrans({"\r": "&#13;", "\x00": "\ufffd"})
+
+# nothing may load: no script, no network, styles only from the page's own <style>
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=True).translate(_UNCARRIED)
+
+
+def _text(text: str, start: int = 0, end: int | None = None) -> str:
+    """``text[start:end]`` escaped for element content; a CR that ends a line on its own (no LF after it in
+    ``text``) also gets a ``<br>``, which adds no text, so that the line still breaks on the page."""
+    end = len(text) if end is None else end
+    out: list[str] = []
+    last = start
+    for i in range(start, end):
+        if text[i] == "\r" and text[i + 1 : i + 2] != "\n":
+            out += [_e(text[last : i + 1]), "<br>"]
+            last = i + 1
+    out.append(_e(text[last:end]))
+    return "".join(out)
 
 
 def _pct(x: float) -> str:
@@ -131,7 +155,7 @@ def _render_source(
     text = src.text
     pieces: list[str] = []
     for start, end, kind in _runs(_paint(len(text), ranges)) if text else []:
-        piece = _e(text[start:end])
+        piece = _text(text, start, end)
         attrs = f'class="{_CLASS[kind]}" data-source="{_e(sid)}" data-start="{start}" data-end="{end}"'
         if kind == _KEPT:
             pieces.append(f"<mark {attrs}>{piece}</mark>")
@@ -204,6 +228,7 @@ def render_html(
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(page_title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(page_title)}</h1>",
@@ -230,7 +255,8 @@ def render_html(
             _render_source(src, ranges.get(sid, ()), merges.get(sid, ()), holders.get(sid, ()), counts.get(sid))
         )
     parts.append(
-        f"<details><summary>The compressed text ({report.tokens_out} tokens)</summary><pre>{_e(text)}</pre></details>"
+        f"<details><summary>The compressed text ({report.tokens_out} tokens)</summary>"
+        f"<pre>{_text(text)}</pre></details>"
     )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

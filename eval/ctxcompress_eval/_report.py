@@ -491,9 +491,14 @@ _CSS = (
 )
 
 
+# self-contained: nothing may load but the page's own styles and its inline (data:) plot images
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+
 def render_html(results: dict[str, Any], pngs: dict[str, bytes]) -> str:
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ctxcompress-eval report</title>",
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}"><title>ctxcompress-eval report</title>',
         f"<style>{_CSS}</style></head><body><h1>ctxcompress-eval report</h1>",
     ]
     for h in _headlines(results):

@@ -233,3 +233,15 @@ def test_cli_format_html(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     assert page.query.strip() == "Query: capital of France"
     assert any(p["class"] == "kept" and p["source"] == "a" for p in page.pieces)
     assert "&lt;many&gt;" in out and "yellow &amp; sweet" in out
+
+
+def test_carriage_returns_and_nul_reach_the_page() -> None:
+    """An HTML parser turns CR LF into LF and drops NUL: CR goes as a reference (a lone one with a <br>),
+    NUL as U+FFFD, so the page's text is the source's, character for character (see the browser test)."""
+    src = Chunk("one\r\ntwo\rthree\x00.", id="s")
+    out = Chunk("one\r\ntwo", id="o", spans=(Span("s", 0, 8, 0, 8),))
+    report = SavingsReport(tokens_in=3, tokens_out=2, counter="whitespace", seconds=0.0)
+    page = CompressionResult(chunks=(out,), report=report, text=out.text, sources=(src,), query="q").to_html()
+    assert "\r" not in page and "\x00" not in page
+    assert ">one&#13;\ntwo</mark>" in page and ">&#13;<br>three\ufffd.</span>" in page
+    assert "<pre>one&#13;\ntwo</pre>" in page
